@@ -1,0 +1,68 @@
+use figment::Jail;
+use serde::Deserialize;
+
+use super::*;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct Sample {
+    kafka: KafkaSettings,
+    database: DatabaseSettings,
+    consumer: ConsumerSettings,
+}
+
+impl Validate for Sample {
+    fn validate(&self) -> Vec<FieldProblem> {
+        let mut problems = validate::nested("kafka", self.kafka.validate());
+        problems.extend(validate::nested("database", self.database.validate()));
+        problems.extend(validate::nested("consumer", self.consumer.validate()));
+        problems
+    }
+}
+
+#[test]
+fn env_overrides_file_and_aliases_fill_nested_fields() {
+    Jail::expect_with(|jail| {
+        jail.create_dir("config")?;
+        jail.create_file("config/sample.toml", "[kafka]\nbrokers = \"file:1\"\npartitions = 6\n[consumer]\ngroup_id = \"g\"\n")?;
+        jail.set_env("SIGNALOPS_KAFKA__PARTITIONS", "24");
+        jail.set_env("SIGNALOPS_KAFKA_BROKERS", "127.0.0.1:9092");
+        jail.set_env("SIGNALOPS_DATABASE_URL", "postgres://app:pw@127.0.0.1:5432/db");
+        let config: Sample = load("sample").expect("valid");
+        assert_eq!(config.kafka.partitions, 24);
+        assert_eq!(config.kafka.brokers, "127.0.0.1:9092");
+        assert_eq!(config.consumer.group_id, "g");
+        Ok(())
+    });
+}
+
+#[test]
+fn every_wrong_field_is_named_and_secrets_are_not_echoed() {
+    Jail::expect_with(|jail| {
+        jail.set_env("SIGNALOPS_KAFKA__BROKERS", "nonsense");
+        jail.set_env("SIGNALOPS_DATABASE__URL", "mysql://root:hunter2@x");
+        jail.set_env("SIGNALOPS_CONSUMER__DRAIN_TIMEOUT_MS", "90000");
+        let err = load::<Sample>("sample").expect_err("invalid").to_string();
+        assert!(err.contains("kafka.brokers"), "{err}");
+        assert!(err.contains("database.url"), "{err}");
+        assert!(err.contains("consumer.group_id"), "{err}");
+        assert!(err.contains("consumer.drain_timeout_ms"), "{err}");
+        assert!(!err.contains("hunter2"), "secret leaked: {err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn wrong_types_name_the_key() {
+    Jail::expect_with(|jail| {
+        jail.set_env("SIGNALOPS_KAFKA__PARTITIONS", "many");
+        let err = load::<Sample>("sample").expect_err("invalid").to_string();
+        assert!(err.contains("kafka.partitions"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn secret_debug_is_redacted() {
+    assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+}

@@ -1,0 +1,169 @@
+//! Rebalance handling. Runs on the poll thread inside `poll()`, so it may
+//! block on Postgres: on assignment it seeks to the offsets stored with the
+//! effect; on revocation it applies what is buffered for the lost partitions
+//! and commits before letting them go.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::statistics::Statistics;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaRespErr;
+
+use super::apply::Applier;
+use super::buffers::{Buffers, PartitionKey};
+use super::offsets;
+use crate::metrics;
+
+pub(crate) struct RuntimeContext {
+    pub(crate) applier: Arc<Applier>,
+    pub(crate) buffers: Arc<Mutex<Buffers>>,
+    pub(crate) runtime: tokio::runtime::Handle,
+}
+
+impl ClientContext for RuntimeContext {
+    fn stats(&self, statistics: Statistics) {
+        let group = self.applier.settings.group_id.as_str();
+        for (topic, topic_stats) in &statistics.topics {
+            for (partition, p) in &topic_stats.partitions {
+                // -1 is librdkafka's internal UA partition; lag -1 means unknown.
+                if *partition >= 0 && p.consumer_lag >= 0 {
+                    metrics::consumer().lag.with_label_values(&[group, topic, &partition.to_string()]).set(p.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for RuntimeContext {
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let group = self.applier.settings.group_id.as_str();
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                metrics::consumer().rebalances.with_label_values(&[group, "assign"]).inc();
+                self.seek_to_stored_offsets(tpl);
+                let result = if cooperative { consumer.incremental_assign(tpl) } else { consumer.assign(tpl) };
+                match result {
+                    Ok(()) => tracing::info!(partitions = %describe(tpl), "partitions assigned"),
+                    Err(error) => tracing::error!(%error, "assigning partitions failed"),
+                }
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                metrics::consumer().rebalances.with_label_values(&[group, "revoke"]).inc();
+                let keys: Vec<PartitionKey> = tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect();
+                if consumer.assignment_lost() {
+                    // Someone else may already own them: drop the buffer, the
+                    // offset fence makes any late write a no-op anyway.
+                    self.lock_buffers().take_partitions(&keys);
+                    tracing::warn!(partitions = %describe(tpl), "assignment lost");
+                } else {
+                    self.drain(consumer, &keys);
+                    tracing::info!(partitions = %describe(tpl), "partitions revoked after drain");
+                }
+                let result = if cooperative { consumer.incremental_unassign(tpl) } else { consumer.unassign() };
+                if let Err(error) = result {
+                    tracing::error!(%error, "unassigning partitions failed");
+                }
+            }
+            other => {
+                tracing::error!(error = ?other, "rebalance error");
+                if !cooperative {
+                    let _ = consumer.unassign();
+                }
+            }
+        }
+    }
+}
+
+impl RuntimeContext {
+    pub(crate) fn lock_buffers(&self) -> std::sync::MutexGuard<'_, Buffers> {
+        // The buffers hold plain data: a panic elsewhere cannot leave them
+        // inconsistent, so a poisoned lock is still usable.
+        self.buffers.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sets each assigned partition's start offset to the one stored with the
+    /// effect. Retries while Postgres is unreachable: starting anywhere else
+    /// would only cost re-reads (the fence keeps effects exact), but it
+    /// would make Kafka lag lie.
+    fn seek_to_stored_offsets(&self, tpl: &mut TopicPartitionList) {
+        let group = self.applier.settings.group_id.clone();
+        let mut by_topic: std::collections::BTreeMap<String, Vec<i32>> = Default::default();
+        for element in tpl.elements() {
+            by_topic.entry(element.topic().to_owned()).or_default().push(element.partition());
+        }
+        let mut backoff = Duration::from_millis(100);
+        let stored = loop {
+            let result = self.runtime.block_on(async {
+                let client = self.applier.pool.get().await?;
+                let mut all = Vec::new();
+                for (topic, partitions) in &by_topic {
+                    for (partition, next) in offsets::load(&**client, &group, topic, partitions).await? {
+                        all.push((topic.clone(), partition, next));
+                    }
+                }
+                anyhow::Ok(all)
+            });
+            match result {
+                Ok(stored) => break stored,
+                Err(error) if !self.applier.shutdown.is_cancelled() => {
+                    tracing::warn!(error = %format!("{error:#}"), "cannot read stored offsets; retrying");
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(_) => break Vec::new(),
+            }
+        };
+        for (topic, partition, next) in stored {
+            if let Err(error) = tpl.set_partition_offset(&topic, partition, Offset::Offset(next)) {
+                tracing::error!(%error, topic, partition, "cannot set start offset");
+            }
+        }
+    }
+
+    /// Applies what is buffered for `keys` and commits it to Kafka.
+    fn drain(&self, consumer: &BaseConsumer<Self>, keys: &[PartitionKey]) {
+        let batches = self.lock_buffers().take_partitions(keys);
+        if batches.is_empty() {
+            return;
+        }
+        let deadline = Instant::now() + Duration::from_millis(self.applier.settings.drain_timeout_ms);
+        let committed = self.runtime.block_on(apply_all(&self.applier, batches, Some(deadline)));
+        commit_to_kafka(consumer, &committed, CommitMode::Sync);
+    }
+}
+
+/// Applies several partitions' batches concurrently; returns the next offsets
+/// that were committed in Postgres.
+pub(crate) async fn apply_all(applier: &Arc<Applier>, batches: Vec<(PartitionKey, Vec<Record>)>, deadline: Option<Instant>) -> Vec<(PartitionKey, i64)> {
+    let tasks = batches.into_iter().map(|(key, records)| {
+        let applier = Arc::clone(applier);
+        async move { applier.apply(records, deadline).await.ok().map(|next| (key, next)) }
+    });
+    futures::future::join_all(tasks).await.into_iter().flatten().collect()
+}
+
+use super::Record;
+
+/// Kafka commits follow Postgres commits, for lag tooling only.
+pub(crate) fn commit_to_kafka<C: ConsumerContext>(consumer: &BaseConsumer<C>, committed: &[(PartitionKey, i64)], mode: CommitMode) {
+    if committed.is_empty() {
+        return;
+    }
+    let mut tpl = TopicPartitionList::with_capacity(committed.len());
+    for ((topic, partition), next) in committed {
+        if let Err(error) = tpl.add_partition_offset(topic, *partition, Offset::Offset(*next)) {
+            tracing::warn!(%error, "cannot build commit list");
+        }
+    }
+    if let Err(error) = consumer.commit(&tpl, mode) {
+        tracing::debug!(%error, "kafka offset commit failed (postgres offsets remain authoritative)");
+    }
+}
+
+fn describe(tpl: &TopicPartitionList) -> String {
+    tpl.elements().iter().map(|e| format!("{}[{}]", e.topic(), e.partition())).collect::<Vec<_>>().join(",")
+}

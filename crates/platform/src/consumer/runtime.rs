@@ -1,0 +1,128 @@
+//! The poll loop. It runs on a blocking thread that owns the Kafka consumer,
+//! so rebalance callbacks (which fire inside `poll`) can wait for Postgres.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Pool;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::KafkaError;
+use tokio_util::sync::CancellationToken;
+
+use super::apply::Applier;
+use super::buffers::Buffers;
+use super::context::{RuntimeContext, apply_all, commit_to_kafka};
+use super::{BatchHandler, DeadLetterSink, Record};
+use crate::config::{ConsumerSettings, KafkaSettings};
+use crate::kafka::base_client_config;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("kafka consumer for group {group}: {source}")]
+    Kafka { group: String, source: KafkaError },
+    #[error("consumer thread failed: {0}")]
+    Thread(String),
+}
+
+/// A consumer group member that applies records through a `BatchHandler`.
+pub struct ConsumerRuntime {
+    kafka: KafkaSettings,
+    settings: ConsumerSettings,
+    topics: Vec<String>,
+    pool: Pool,
+    handler: Arc<dyn BatchHandler>,
+    dead_letters: DeadLetterSink,
+}
+
+impl ConsumerRuntime {
+    pub fn new(
+        kafka: KafkaSettings,
+        settings: ConsumerSettings,
+        topics: Vec<String>,
+        pool: Pool,
+        handler: Arc<dyn BatchHandler>,
+        dead_letters: DeadLetterSink,
+    ) -> Self {
+        Self { kafka, settings, topics, pool, handler, dead_letters }
+    }
+
+    /// Consumes until `shutdown` is cancelled, then drains: buffered records
+    /// are applied and offsets committed within `drain_timeout_ms`, and the
+    /// member leaves the group.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), RuntimeError> {
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || self.run_blocking(runtime, shutdown))
+            .await
+            .map_err(|e| RuntimeError::Thread(e.to_string()))?
+    }
+
+    fn run_blocking(self, runtime: tokio::runtime::Handle, shutdown: CancellationToken) -> Result<(), RuntimeError> {
+        let group = self.settings.group_id.clone();
+        let kafka_error = |source| RuntimeError::Kafka { group: group.clone(), source };
+        let applier = Arc::new(Applier {
+            settings: self.settings.clone(),
+            pool: self.pool,
+            handler: self.handler,
+            dead_letters: self.dead_letters,
+            shutdown: shutdown.clone(),
+        });
+        let buffers = Arc::new(Mutex::new(Buffers::new(
+            self.settings.batch_max_records,
+            Duration::from_millis(self.settings.batch_max_wait_ms),
+        )));
+        let context = RuntimeContext { applier: Arc::clone(&applier), buffers: Arc::clone(&buffers), runtime: runtime.clone() };
+        let consumer: BaseConsumer<RuntimeContext> = consumer_config(&self.kafka, &self.settings)
+            .create_with_context(context)
+            .map_err(kafka_error)?;
+        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics).map_err(kafka_error)?;
+        tracing::info!(group, topics = ?self.topics, instance = ?self.settings.instance_id, "consumer started");
+
+        while !shutdown.is_cancelled() {
+            let now = Instant::now();
+            let wait = consumer.context().lock_buffers().time_until_due(now).unwrap_or(Duration::from_millis(100)).min(Duration::from_millis(100));
+            match consumer.poll(wait) {
+                Some(Ok(message)) => consumer.context().lock_buffers().push(Record::from_message(&message)),
+                Some(Err(error)) => tracing::warn!(%error, "kafka consumer error"),
+                None => {}
+            }
+            let ready = consumer.context().lock_buffers().take_ready(Instant::now());
+            if !ready.is_empty() {
+                let committed = runtime.block_on(apply_all(&applier, ready, None));
+                commit_to_kafka(&consumer, &committed, CommitMode::Async);
+            }
+        }
+
+        // Drain: what is buffered gets applied (bounded), committed, and the
+        // member leaves so its partitions move on at once.
+        let deadline = Instant::now() + Duration::from_millis(self.settings.drain_timeout_ms);
+        let rest = consumer.context().lock_buffers().take_all();
+        let pending = rest.iter().map(|(_, r)| r.len()).sum::<usize>();
+        let committed = runtime.block_on(apply_all(&applier, rest, Some(deadline)));
+        commit_to_kafka(&consumer, &committed, CommitMode::Sync);
+        consumer.unsubscribe();
+        // Serve the final revoke callback before closing.
+        let _ = consumer.poll(Duration::from_millis(100));
+        tracing::info!(group, drained = pending, "consumer stopped");
+        Ok(())
+    }
+}
+
+fn consumer_config(kafka: &KafkaSettings, settings: &ConsumerSettings) -> rdkafka::ClientConfig {
+    let client_id = settings.instance_id.clone().unwrap_or_else(|| settings.group_id.clone());
+    let mut config = base_client_config(kafka, &client_id);
+    config
+        .set("group.id", &settings.group_id)
+        .set("partition.assignment.strategy", "cooperative-sticky")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("session.timeout.ms", settings.session_timeout_ms.to_string())
+        .set("heartbeat.interval.ms", (settings.session_timeout_ms / 10).max(1_000).to_string())
+        .set("statistics.interval.ms", "5000")
+        .set("enable.partition.eof", "false");
+    if let Some(instance) = &settings.instance_id {
+        config.set("group.instance.id", instance);
+    }
+    config
+}

@@ -1,0 +1,72 @@
+//! Prometheus metrics, named once here and emitted at call sites.
+
+use std::sync::OnceLock;
+
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+
+pub fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(Registry::new)
+}
+
+fn register<C: prometheus::core::Collector + Clone + 'static>(collector: C) -> C {
+    // Registering twice (two runtimes in one test process) is harmless.
+    let _ = registry().register(Box::new(collector.clone()));
+    collector
+}
+
+/// Metrics of the consumer runtime, labelled by group (and topic/partition).
+pub struct ConsumerMetrics {
+    pub lag: IntGaugeVec,
+    pub records: IntCounterVec,
+    pub batch_size: HistogramVec,
+    pub batch_seconds: HistogramVec,
+    pub dead_letters: IntCounterVec,
+    pub transient_retries: IntCounterVec,
+    pub rebalances: IntCounterVec,
+}
+
+#[allow(clippy::expect_used)] // metric definitions are constants; a bad one is a programming error
+pub fn consumer() -> &'static ConsumerMetrics {
+    static METRICS: OnceLock<ConsumerMetrics> = OnceLock::new();
+    METRICS.get_or_init(|| ConsumerMetrics {
+        lag: register(
+            IntGaugeVec::new(Opts::new("signalops_consumer_lag", "Records between the committed offset and the high watermark"), &["group", "topic", "partition"])
+                .expect("metric"),
+        ),
+        records: register(
+            IntCounterVec::new(Opts::new("signalops_consumer_records_total", "Records whose effect was committed"), &["group", "topic"]).expect("metric"),
+        ),
+        batch_size: register(
+            HistogramVec::new(
+                HistogramOpts::new("signalops_consumer_batch_records", "Records per committed batch")
+                    .buckets(vec![1.0, 10.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 5000.0]),
+                &["group"],
+            )
+            .expect("metric"),
+        ),
+        batch_seconds: register(
+            HistogramVec::new(HistogramOpts::new("signalops_consumer_batch_seconds", "Time to apply and commit one batch"), &["group"]).expect("metric"),
+        ),
+        dead_letters: register(
+            IntCounterVec::new(Opts::new("signalops_consumer_dead_letters_total", "Records sent to the dead-letter topic"), &["group", "topic"]).expect("metric"),
+        ),
+        transient_retries: register(
+            IntCounterVec::new(Opts::new("signalops_consumer_transient_retries_total", "Batches retried after a transient failure"), &["group"]).expect("metric"),
+        ),
+        rebalances: register(
+            IntCounterVec::new(Opts::new("signalops_consumer_rebalances_total", "Partition assignments and revocations"), &["group", "kind"]).expect("metric"),
+        ),
+    })
+}
+
+/// The text exposition of every registered metric.
+pub fn render() -> String {
+    use prometheus::Encoder;
+    let mut buffer = Vec::new();
+    let encoder = prometheus::TextEncoder::new();
+    if encoder.encode(&registry().gather(), &mut buffer).is_err() {
+        return String::new();
+    }
+    String::from_utf8(buffer).unwrap_or_default()
+}
