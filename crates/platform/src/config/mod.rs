@@ -65,7 +65,9 @@ fn figment_for(service: &str) -> Figment {
         figment = figment.merge(Toml::file_exact(file));
     }
     figment
-        .merge(Env::prefixed("SIGNALOPS_").split("__").ignore(&["CONFIG"]))
+        // Only SECTION__FIELD variables are config keys; other SIGNALOPS_*
+        // variables (stack paths, ports) belong to the scripts.
+        .merge(Env::prefixed("SIGNALOPS_").filter(|key| key.as_str().contains("__")).split("__"))
         .merge(
             Env::raw()
                 .only(&["SIGNALOPS_KAFKA_BROKERS", "SIGNALOPS_DATABASE_URL", "OTEL_EXPORTER_OTLP_ENDPOINT"])

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use tokio_postgres::Transaction;
+use deadpool_postgres::Transaction;
 
 use super::Record;
 

@@ -31,6 +31,7 @@ mod record;
 mod runtime;
 
 pub use dead_letter::DeadLetterSink;
+pub use deadpool_postgres::Transaction;
 pub use handler::{BatchHandler, HandlerError};
 pub use record::Record;
 pub use runtime::{ConsumerRuntime, RuntimeError};

@@ -1,0 +1,64 @@
+//! A consumer handler for tests: one row per record, so "exactly once" can
+//! be checked by counting. Payloads starting with `poison` are declared
+//! poison; the first `transient_failures` batches fail transiently.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use signalops_platform::consumer::{BatchHandler, HandlerError, Record};
+use signalops_platform::trace_context;
+use deadpool_postgres::Transaction;
+
+/// Create with the owner role, then grant to the application role.
+pub const PROBE_TABLE_SQL: &str = "
+    CREATE TABLE IF NOT EXISTS probe_rows (
+        topic text NOT NULL, partition integer NOT NULL, kafka_offset bigint NOT NULL,
+        payload text NOT NULL, trace_id text, written_by text NOT NULL
+    );
+    GRANT SELECT, INSERT ON probe_rows TO signalops_app;";
+
+pub struct ProbeHandler {
+    pub name: String,
+    transient_failures: AtomicUsize,
+    pub delay_per_batch: std::time::Duration,
+}
+
+impl ProbeHandler {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), transient_failures: AtomicUsize::new(0), delay_per_batch: std::time::Duration::ZERO }
+    }
+
+    pub fn failing_first(self, batches: usize) -> Self {
+        self.transient_failures.store(batches, Ordering::SeqCst);
+        self
+    }
+
+    pub fn with_delay(mut self, delay: std::time::Duration) -> Self {
+        self.delay_per_batch = delay;
+        self
+    }
+}
+
+#[async_trait]
+impl BatchHandler for ProbeHandler {
+    async fn handle(&self, tx: &Transaction<'_>, records: &[Record]) -> Result<(), HandlerError> {
+        if self.transient_failures.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Err(HandlerError::Transient(anyhow::anyhow!("injected transient failure")));
+        }
+        if !self.delay_per_batch.is_zero() {
+            tokio::time::sleep(self.delay_per_batch).await;
+        }
+        let statement = tx
+            .prepare_cached("INSERT INTO probe_rows (topic, partition, kafka_offset, payload, trace_id, written_by) VALUES ($1, $2, $3, $4, $5, $6)")
+            .await?;
+        for (index, record) in records.iter().enumerate() {
+            let payload = String::from_utf8_lossy(record.payload_bytes()).into_owned();
+            if payload.starts_with("poison") {
+                return Err(HandlerError::poison(index, "payload says poison"));
+            }
+            let trace_id = trace_context::trace_id(&record.parent_context());
+            tx.execute(&statement, &[&record.topic, &record.partition, &record.offset, &payload, &trace_id, &self.name]).await?;
+        }
+        Ok(())
+    }
+}
