@@ -15,6 +15,7 @@ pub enum SafetyProblem {
     BypassRls(String),
     OwnsTables { role: String, tables: Vec<String> },
     RlsNotForced(Vec<String>),
+    NotMigrated,
 }
 
 impl fmt::Display for SafetyProblem {
@@ -25,6 +26,7 @@ impl fmt::Display for SafetyProblem {
             Self::OwnsTables { role, tables } => {
                 write!(f, "role {role} owns tables ({}); migrations must run as a separate owner role", tables.join(", "))
             }
+            Self::NotMigrated => write!(f, "the schema is not migrated (no tenants table); run `signalctl migrate`"),
             Self::RlsNotForced(tables) => {
                 write!(f, "tenant tables without FORCE ROW LEVEL SECURITY: {}; run the migrations", tables.join(", "))
             }
@@ -64,6 +66,11 @@ async fn find_problems(client: &Client) -> Result<Vec<SafetyProblem>, DbError> {
         .collect();
     if !owned.is_empty() {
         problems.push(SafetyProblem::OwnsTables { role: name, tables: owned });
+    }
+
+    let migrated: bool = client.query_one("SELECT to_regclass('tenants') IS NOT NULL", &[]).await?.get(0);
+    if !migrated {
+        problems.push(SafetyProblem::NotMigrated);
     }
 
     // Tenant tables: `tenants` itself and every table with a tenant_id column
