@@ -55,13 +55,17 @@ pub fn init(service: &'static str, settings: &TelemetrySettings) -> Result<Telem
     }
     .map_err(|e| TelemetryError::Filter(e.to_string()))?;
 
-    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer(service));
+    // The log level filters log lines only: spans are still created at info
+    // level so trace context keeps flowing through Kafka when logs are quiet.
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(service))
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     let output = match settings.format {
-        LogFormat::Json => json_layer(service).boxed(),
-        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(true).boxed(),
+        LogFormat::Json => json_layer(service).with_filter(filter).boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(true).with_filter(filter).boxed(),
     };
     // Ignore "already set": tests start several services in one process.
-    let _ = tracing_subscriber::registry().with(filter).with(otel).with(output).try_init();
+    let _ = tracing_subscriber::registry().with(otel).with(output).try_init();
     Ok(TelemetryGuard { provider })
 }
 
