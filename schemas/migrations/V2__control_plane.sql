@@ -90,6 +90,10 @@ $$;
 CREATE POLICY lookup_by_prefix ON api_keys FOR SELECT
     USING (prefix = nullif(current_setting('app.api_key_prefix', true), ''));
 
+-- Operators (signalctl, connected as the owner role) may list every tenant;
+-- the application role never can.
+CREATE POLICY operator_read ON tenants FOR SELECT TO signalops_owner USING (true);
+
 GRANT SELECT, INSERT, UPDATE, DELETE ON tenants, users, memberships, api_keys, idempotency_keys TO signalops_app;
 -- The audit log is append-only for the application.
 GRANT SELECT, INSERT ON audit_log TO signalops_app;

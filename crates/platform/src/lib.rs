@@ -2,6 +2,7 @@
 //! Postgres (pool, tenant transactions, migrations, RLS safety check), Kafka
 //! (producer, topics), the consumer runtime, health endpoints and shutdown.
 
+pub mod api_keys;
 pub mod config;
 pub mod consumer;
 pub mod http;

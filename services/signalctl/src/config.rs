@@ -1,0 +1,76 @@
+//! signalctl reads the same configuration as the services (file +
+//! `SIGNALOPS_*` environment), plus the owner role's URL for admin work.
+
+use serde::Deserialize;
+use signalops_platform::config::{self, DatabaseSettings, FieldProblem, KafkaSettings, Secret, Validate, nested};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CtlConfig {
+    pub kafka: KafkaSettings,
+    pub database: DatabaseSettings,
+    pub api_keys: ApiKeySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiKeySettings {
+    /// Server-side secret mixed into every stored key digest.
+    pub pepper: Secret,
+    /// The `<env>` part of new keys: `live`, `test`, `dev`, …
+    pub environment: String,
+}
+
+impl Default for ApiKeySettings {
+    fn default() -> Self {
+        Self { pepper: Secret::default(), environment: "live".into() }
+    }
+}
+
+impl Validate for ApiKeySettings {
+    fn validate(&self) -> Vec<FieldProblem> {
+        let mut problems = Vec::new();
+        if self.pepper.expose().len() < 32 {
+            problems.push(FieldProblem::new("pepper", "must be at least 32 characters (generate with `openssl rand -hex 32`)"));
+        }
+        if !(2..=8).contains(&self.environment.len()) || !self.environment.bytes().all(|b| b.is_ascii_lowercase()) {
+            problems.push(FieldProblem::new("environment", "must be 2-8 lowercase letters"));
+        }
+        problems
+    }
+}
+
+impl Validate for CtlConfig {
+    /// Sections are validated by the commands that use them, so `migrate`
+    /// does not demand a Kafka address and `topics` no database.
+    fn validate(&self) -> Vec<FieldProblem> {
+        Vec::new()
+    }
+}
+
+impl CtlConfig {
+    pub fn load() -> anyhow::Result<Self> {
+        Ok(config::load("signalctl")?)
+    }
+
+    pub fn require_kafka(&self) -> anyhow::Result<&KafkaSettings> {
+        require("kafka", &self.kafka)
+    }
+
+    pub fn require_database(&self) -> anyhow::Result<&DatabaseSettings> {
+        require("database", &self.database)
+    }
+
+    pub fn require_api_keys(&self) -> anyhow::Result<&ApiKeySettings> {
+        require("api_keys", &self.api_keys)
+    }
+}
+
+fn require<'a, T: Validate>(section: &str, value: &'a T) -> anyhow::Result<&'a T> {
+    let problems = nested(section, value.validate());
+    if problems.is_empty() {
+        Ok(value)
+    } else {
+        Err(config::ConfigError::Invalid(problems).into())
+    }
+}
