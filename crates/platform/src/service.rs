@@ -15,7 +15,10 @@ use crate::telemetry::{self, TelemetryGuard};
 
 /// Configuration of a consumer-group service (projector, rules, notifier, billing).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+// Unknown *sections* are ignored: one environment is often shared by every
+// service (compose, `make dev`), each taking the sections it needs. Unknown
+// fields inside a section are still errors, which catches typos.
+#[serde(default)]
 pub struct WorkerConfig {
     pub http: HttpSettings,
     pub kafka: KafkaSettings,

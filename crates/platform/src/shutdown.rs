@@ -1,6 +1,6 @@
 //! SIGINT/SIGTERM → one cancellation token every task watches.
 
-use tokio_util::sync::CancellationToken;
+pub use tokio_util::sync::CancellationToken;
 
 /// A token cancelled on the first SIGINT or SIGTERM.
 pub fn on_signal() -> CancellationToken {

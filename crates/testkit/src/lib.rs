@@ -4,6 +4,7 @@
 //! each other's data.
 
 mod probe_handler;
+pub mod service_check;
 mod stack;
 
 pub use probe_handler::{PROBE_TABLE_SQL, ProbeHandler};

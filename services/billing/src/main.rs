@@ -1,1 +1,14 @@
-fn main() {}
+//! The billing service (consumer group `signalops-billing`). Until its own logic
+//! lands it starts like every service: config, telemetry, the database
+//! safety check, a broker check and `/livez` `/readyz` `/metrics`.
+
+use std::process::ExitCode;
+
+use signalops_platform::service::{self, WorkerSpec};
+
+const SPEC: WorkerSpec = WorkerSpec { name: "billing", default_group: "signalops-billing", default_port: 9104 };
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    service::exit_code(SPEC.name, service::run_idle_worker(&SPEC).await)
+}

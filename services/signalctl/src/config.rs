@@ -5,7 +5,8 @@ use serde::Deserialize;
 use signalops_platform::config::{self, DatabaseSettings, FieldProblem, KafkaSettings, Secret, Validate, nested};
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+// Unknown sections belong to other services sharing the environment.
+#[serde(default)]
 pub struct CtlConfig {
     pub kafka: KafkaSettings,
     pub database: DatabaseSettings,

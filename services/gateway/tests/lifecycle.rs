@@ -1,0 +1,2 @@
+//! Starts the real binary against the test stack (see testkit::service_check).
+signalops_testkit::service_lifecycle_tests!("gateway");
