@@ -6,7 +6,13 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, 
 
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(Registry::new)
+    REGISTRY.get_or_init(|| {
+        let registry = Registry::new();
+        // process_resident_memory_bytes, CPU seconds, open fds: what operators
+        // and the benchmarks read first.
+        let _ = registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
+        registry
+    })
 }
 
 fn register<C: prometheus::core::Collector + Clone + 'static>(collector: C) -> C {
