@@ -2,10 +2,9 @@
 //! optional TOML file, environment overrides, validation at start-up.
 //!
 //! Precedence (last wins): struct defaults → `$SIGNALOPS_CONFIG` (or
-//! `config/<service>.toml` when present) → `SIGNALOPS_<SECTION>__<FIELD>`
-//! environment variables → the short aliases the local stack writes
-//! (`SIGNALOPS_KAFKA_BROKERS`, `SIGNALOPS_DATABASE_URL`) and the standard
-//! `OTEL_EXPORTER_OTLP_ENDPOINT`.
+//! `config/<service>.toml` when present) → the short aliases the local stack
+//! writes (`SIGNALOPS_KAFKA_BROKERS`, `SIGNALOPS_DATABASE_URL`) and the
+//! standard `OTEL_EXPORTER_OTLP_ENDPOINT` → `SIGNALOPS_<SECTION>__<FIELD>`.
 
 mod secret;
 mod sections;
@@ -64,19 +63,23 @@ fn figment_for(service: &str) -> Figment {
     if let Some(file) = config_file(service) {
         figment = figment.merge(Toml::file_exact(file));
     }
+    // The short aliases come before SECTION__FIELD variables, so the
+    // explicit nested form wins when both are set.
     figment
-        // Only SECTION__FIELD variables are config keys; other SIGNALOPS_*
-        // variables (stack paths, ports) belong to the scripts.
-        .merge(Env::prefixed("SIGNALOPS_").filter(|key| key.as_str().contains("__")).split("__"))
         .merge(
             Env::raw()
                 .only(&["SIGNALOPS_KAFKA_BROKERS", "SIGNALOPS_DATABASE_URL", "OTEL_EXPORTER_OTLP_ENDPOINT"])
-                .map(|key| match key.as_str().to_ascii_uppercase().as_str() {
-                    "SIGNALOPS_KAFKA_BROKERS" => "kafka.brokers".into(),
-                    "SIGNALOPS_DATABASE_URL" => "database.url".into(),
-                    _ => "telemetry.otlp_endpoint".into(),
+                // An empty OTEL_EXPORTER_OTLP_ENDPOINT means "off", as in the OTel spec.
+                .filter_map(|key| match key.as_str().to_ascii_uppercase().as_str() {
+                    "SIGNALOPS_KAFKA_BROKERS" => Some("kafka.brokers".into()),
+                    "SIGNALOPS_DATABASE_URL" => Some("database.url".into()),
+                    _ if std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|v| v.trim().is_empty()) => None,
+                    _ => Some("telemetry.otlp_endpoint".into()),
                 }),
         )
+        // Only SECTION__FIELD variables are config keys; other SIGNALOPS_*
+        // variables (stack paths, ports) belong to the scripts.
+        .merge(Env::prefixed("SIGNALOPS_").filter(|key| key.as_str().contains("__")).split("__"))
 }
 
 fn config_file(service: &str) -> Option<PathBuf> {

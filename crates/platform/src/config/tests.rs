@@ -23,6 +23,7 @@ impl Validate for Sample {
 #[test]
 fn env_overrides_file_and_aliases_fill_nested_fields() {
     Jail::expect_with(|jail| {
+        jail.clear_env();
         jail.create_dir("config")?;
         jail.create_file("config/sample.toml", "[kafka]\nbrokers = \"file:1\"\npartitions = 6\n[consumer]\ngroup_id = \"g\"\n")?;
         jail.set_env("SIGNALOPS_KAFKA__PARTITIONS", "24");
@@ -39,6 +40,7 @@ fn env_overrides_file_and_aliases_fill_nested_fields() {
 #[test]
 fn every_wrong_field_is_named_and_secrets_are_not_echoed() {
     Jail::expect_with(|jail| {
+        jail.clear_env();
         jail.set_env("SIGNALOPS_KAFKA__BROKERS", "nonsense");
         jail.set_env("SIGNALOPS_DATABASE__URL", "mysql://root:hunter2@x");
         jail.set_env("SIGNALOPS_CONSUMER__DRAIN_TIMEOUT_MS", "90000");
@@ -55,6 +57,7 @@ fn every_wrong_field_is_named_and_secrets_are_not_echoed() {
 #[test]
 fn wrong_types_name_the_key() {
     Jail::expect_with(|jail| {
+        jail.clear_env();
         jail.set_env("SIGNALOPS_KAFKA__PARTITIONS", "many");
         let err = load::<Sample>("sample").expect_err("invalid").to_string();
         assert!(err.contains("kafka.partitions"), "{err}");
@@ -65,4 +68,22 @@ fn wrong_types_name_the_key() {
 #[test]
 fn secret_debug_is_redacted() {
     assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+}
+
+#[test]
+fn nested_variables_win_over_aliases_and_typos_inside_a_section_are_errors() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("SIGNALOPS_KAFKA_BROKERS", "127.0.0.1:1");
+        jail.set_env("SIGNALOPS_KAFKA__BROKERS", "127.0.0.1:2");
+        jail.set_env("SIGNALOPS_CONSUMER__GROUP_ID", "g");
+        jail.set_env("SIGNALOPS_DATABASE_URL", "postgres://app:pw@127.0.0.1:5432/db");
+        let config: Sample = load("sample").expect("valid");
+        assert_eq!(config.kafka.brokers, "127.0.0.1:2");
+
+        jail.set_env("SIGNALOPS_KAFKA__BROKRES", "x:1");
+        let err = load::<Sample>("sample").expect_err("typo").to_string();
+        assert!(err.contains("brokres"), "{err}");
+        Ok(())
+    });
 }
