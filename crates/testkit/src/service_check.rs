@@ -103,4 +103,8 @@ pub async fn refusals(binary: &str) {
     refused(command(binary, &stack, &db.superuser_url, free_port()), "superuser").await;
     refused(command(binary, &stack, &db.owner_url, free_port()), "owns tables").await;
     refused(command(binary, &stack, "postgres://signalops_app:wrong@127.0.0.1:1/nowhere", free_port()), "cannot reach Postgres").await;
+
+    let mut no_broker = command(binary, &stack, &db.app_url, free_port());
+    no_broker.env("SIGNALOPS_KAFKA_BROKERS", "127.0.0.1:1");
+    refused(no_broker, "cannot reach Kafka at 127.0.0.1:1").await;
 }

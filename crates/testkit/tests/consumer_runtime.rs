@@ -118,6 +118,44 @@ impl Fixture {
             .get(0)
     }
 
+    /// A member in its own process (so it can be killed), slowed down so
+    /// there is always a batch in flight.
+    fn probe_process(&self, name: &str) -> tokio::process::Child {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_consumer-probe"))
+            .args(["--brokers", &self.stack.brokers, "--database-url", &self.db.app_url, "--topic", &self.topic])
+            .args(["--dlq-topic", &self.dlq, "--group", &self.group, "--name", name, "--batch-max-records", "20", "--delay-ms", "20"])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("probe starts")
+    }
+
+    /// Per partition: (Kafka committed offset, Postgres next_offset).
+    async fn kafka_and_postgres_offsets(&self, partitions: i32) -> Vec<(i32, i64, i64)> {
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &self.stack.brokers)
+            .set("group.id", &self.group)
+            .create()
+            .expect("client");
+        let mut tpl = TopicPartitionList::new();
+        for partition in 0..partitions {
+            tpl.add_partition(&self.topic, partition);
+        }
+        let committed = consumer.committed_offsets(tpl, Duration::from_secs(10)).expect("committed offsets");
+        let owner = self.db.owner().await.expect("owner");
+        let mut result = Vec::new();
+        for element in committed.elements() {
+            let kafka = element.offset().to_raw().filter(|o| *o >= 0).unwrap_or(0);
+            let stored: Option<i64> = owner
+                .query_opt("SELECT next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3", &[&self.group, &self.topic, &element.partition()])
+                .await
+                .expect("stored")
+                .map(|r| r.get(0));
+            result.push((element.partition(), kafka, stored.unwrap_or(0)));
+        }
+        result
+    }
+
     /// Members currently in the group, as the broker reports them.
     fn group_members(&self) -> usize {
         let client: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", &self.stack.brokers).create().expect("client");
@@ -225,15 +263,7 @@ async fn a_member_killed_with_sigkill_and_restarted_leaves_exactly_n_rows() {
     let f = fixture(6).await;
     let n = 3_000;
     f.produce_n(n).await;
-    let probe = |name: &str| {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_consumer-probe"))
-            .args(["--brokers", &f.stack.brokers, "--database-url", &f.db.app_url, "--topic", &f.topic])
-            .args(["--dlq-topic", &f.dlq, "--group", &f.group, "--name", name, "--batch-max-records", "20", "--delay-ms", "20"])
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("probe starts")
-    };
+    let probe = |name: &str| f.probe_process(name);
     let mut first = probe("first");
     let (partial, _) = f.wait_for_rows(500, Duration::from_secs(60)).await;
     first.start_kill().expect("SIGKILL");
@@ -267,6 +297,33 @@ async fn trace_context_injected_by_the_producer_reaches_the_handler() {
     let owner = f.db.owner().await.expect("owner");
     let traces: Vec<Option<String>> = owner.query("SELECT trace_id FROM probe_rows", &[]).await.expect("rows").iter().map(|r| r.get(0)).collect();
     assert_eq!(traces, vec![Some(expected.clone()); 3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_drains_commits_kafka_offsets_equal_to_postgres_and_exits_cleanly() {
+    let f = fixture(4).await;
+    let n = 2_000;
+    f.produce_n(n).await;
+    let mut member = f.probe_process("first");
+    f.wait_for_rows(300, Duration::from_secs(60)).await;
+    let pid = member.id().expect("pid").to_string();
+    assert!(tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill").success());
+    // drain_timeout_ms is 5 s in the probe; the session timeout 10 s.
+    let status = tokio::time::timeout(Duration::from_secs(8), member.wait()).await.expect("drained before the session timeout").expect("status");
+    assert!(status.success(), "clean exit after SIGTERM: {status}");
+    let (rows, distinct) = f.counts().await;
+    assert!(rows < n as i64, "stopped mid-stream ({rows} rows)");
+    assert_eq!(rows, distinct);
+    // Kafka's committed offsets are exactly Postgres' next offsets: lag tools tell the truth.
+    let offsets = f.kafka_and_postgres_offsets(4).await;
+    assert!(offsets.iter().all(|(_, kafka, stored)| kafka == stored), "kafka vs postgres: {offsets:?}");
+    assert_eq!(offsets.iter().map(|(_, _, stored)| stored).sum::<i64>(), rows, "stored offsets account for every row");
+
+    let mut second = f.probe_process("second");
+    let (rows, distinct) = f.wait_for_rows(n as i64, Duration::from_secs(120)).await;
+    second.start_kill().expect("stop");
+    let _ = second.wait().await;
+    assert_eq!((rows, distinct), (n as i64, n as i64));
 }
 
 /// Every record currently on `topic` (single partition), read from the start.
