@@ -37,11 +37,15 @@ pub fn consumer() -> &'static ConsumerMetrics {
     static METRICS: OnceLock<ConsumerMetrics> = OnceLock::new();
     METRICS.get_or_init(|| ConsumerMetrics {
         lag: register(
-            IntGaugeVec::new(Opts::new("signalops_consumer_lag", "Records between the committed offset and the high watermark"), &["group", "topic", "partition"])
-                .expect("metric"),
+            IntGaugeVec::new(
+                Opts::new("signalops_consumer_lag", "Records between the committed offset and the high watermark"),
+                &["group", "topic", "partition"],
+            )
+            .expect("metric"),
         ),
         records: register(
-            IntCounterVec::new(Opts::new("signalops_consumer_records_total", "Records whose effect was committed"), &["group", "topic"]).expect("metric"),
+            IntCounterVec::new(Opts::new("signalops_consumer_records_total", "Records whose effect was committed"), &["group", "topic"])
+                .expect("metric"),
         ),
         batch_size: register(
             HistogramVec::new(
@@ -52,16 +56,29 @@ pub fn consumer() -> &'static ConsumerMetrics {
             .expect("metric"),
         ),
         batch_seconds: register(
-            HistogramVec::new(HistogramOpts::new("signalops_consumer_batch_seconds", "Time to apply and commit one batch"), &["group"]).expect("metric"),
+            HistogramVec::new(HistogramOpts::new("signalops_consumer_batch_seconds", "Time to apply and commit one batch"), &["group"])
+                .expect("metric"),
         ),
         dead_letters: register(
-            IntCounterVec::new(Opts::new("signalops_consumer_dead_letters_total", "Records sent to the dead-letter topic"), &["group", "topic"]).expect("metric"),
+            IntCounterVec::new(
+                Opts::new("signalops_consumer_dead_letters_total", "Records sent to the dead-letter topic"),
+                &["group", "topic"],
+            )
+            .expect("metric"),
         ),
         transient_retries: register(
-            IntCounterVec::new(Opts::new("signalops_consumer_transient_retries_total", "Batches retried after a transient failure"), &["group"]).expect("metric"),
+            IntCounterVec::new(
+                Opts::new("signalops_consumer_transient_retries_total", "Batches retried after a transient failure"),
+                &["group"],
+            )
+            .expect("metric"),
         ),
         rebalances: register(
-            IntCounterVec::new(Opts::new("signalops_consumer_rebalances_total", "Partition assignments and revocations"), &["group", "kind"]).expect("metric"),
+            IntCounterVec::new(
+                Opts::new("signalops_consumer_rebalances_total", "Partition assignments and revocations"),
+                &["group", "kind"],
+            )
+            .expect("metric"),
         ),
     })
 }

@@ -49,10 +49,7 @@ impl WorkerSpec {
     pub fn load_config(&self) -> Result<WorkerConfig, config::ConfigError> {
         config::load_with_defaults(
             self.name,
-            &[
-                ("consumer.group_id", self.default_group.into()),
-                ("http.port", u64::from(self.default_port).into()),
-            ],
+            &[("consumer.group_id", self.default_group.into()), ("http.port", u64::from(self.default_port).into())],
         )
     }
 }
@@ -65,14 +62,21 @@ pub struct Started {
 }
 
 /// Telemetry, database pool and safety check, broker check, health server.
-pub async fn start(name: &'static str, http: &HttpSettings, kafka: &KafkaSettings, database: &DatabaseSettings, telemetry_settings: &TelemetrySettings) -> anyhow::Result<Started> {
+pub async fn start(
+    name: &'static str,
+    http: &HttpSettings,
+    kafka: &KafkaSettings,
+    database: &DatabaseSettings,
+    telemetry_settings: &TelemetrySettings,
+) -> anyhow::Result<Started> {
     let telemetry = telemetry::init(name, telemetry_settings)?;
     let pool = connect_checked_pool(database).await?;
     crate::kafka::check_broker(kafka, Duration::from_secs(10))
         .await
         .with_context(|| format!("cannot reach Kafka at {}; is the stack up? (make stack-up)", kafka.brokers))?;
     let readiness = Readiness::new(vec![Arc::new(PostgresReadiness(pool.clone())), Arc::new(KafkaReadiness(kafka.clone()))]);
-    let health = start_health_server(http, readiness).with_context(|| format!("cannot listen on {}:{} (http.port)", http.host, http.port))?;
+    let health =
+        start_health_server(http, readiness).with_context(|| format!("cannot listen on {}:{} (http.port)", http.host, http.port))?;
     tracing::info!(service = name, addr = %health.local_addr, "service started");
     Ok(Started { pool, health, telemetry })
 }

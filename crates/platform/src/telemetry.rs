@@ -9,9 +9,9 @@
 
 use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use opentelemetry_sdk::Resource;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -57,11 +57,10 @@ pub fn init(service: &'static str, settings: &TelemetrySettings) -> Result<Telem
 
     // The log level filters log lines only: spans are still created at info
     // level so trace context keeps flowing through Kafka when logs are quiet.
-    let otel = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer(service))
-        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    let otel =
+        tracing_opentelemetry::layer().with_tracer(provider.tracer(service)).with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     let output = match settings.format {
-        LogFormat::Json => json_layer(service).with_filter(filter).boxed(),
+        LogFormat::Json => json_layer(service, std::io::stdout as fn() -> std::io::Stdout).with_filter(filter).boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(true).with_filter(filter).boxed(),
     };
     // Ignore "already set": tests start several services in one process.
@@ -73,7 +72,7 @@ fn tracer_provider(service: &'static str, settings: &TelemetrySettings) -> Resul
     let resource = Resource::builder().with_service_name(service).build();
     let mut builder = SdkTracerProvider::builder().with_resource(resource);
     if let Some(endpoint) = &settings.otlp_endpoint {
-        use opentelemetry_otlp::{WithExportConfig, SpanExporter};
+        use opentelemetry_otlp::{SpanExporter, WithExportConfig};
         let exporter = SpanExporter::builder()
             .with_http()
             .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
@@ -84,11 +83,12 @@ fn tracer_provider(service: &'static str, settings: &TelemetrySettings) -> Resul
     Ok(builder.build())
 }
 
-fn json_layer<S>(service: &'static str) -> json_subscriber::JsonLayer<S, fn() -> std::io::Stdout>
+fn json_layer<S, W>(service: &'static str, writer: W) -> json_subscriber::JsonLayer<S, W>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + 'static,
 {
-    let mut layer = json_subscriber::JsonLayer::stdout();
+    let mut layer = json_subscriber::JsonLayer::new(writer);
     layer
         .with_timer("timestamp", tracing_subscriber::fmt::time::SystemTime)
         .with_level("level")
@@ -98,4 +98,57 @@ where
         .with_opentelemetry_ids(true);
     layer.add_static_field("service", serde_json::Value::from(service));
     layer
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Captured {
+        type Writer = Captured;
+
+        fn make_writer(&'w self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    #[test]
+    fn json_lines_carry_trace_id_span_id_and_the_tenant_of_the_enclosing_span() {
+        let provider = SdkTracerProvider::builder().build();
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(json_layer("gateway", captured.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", tenant_id = "7f1c3b2a-5d4e-4f60-9a8b-0c1d2e3f4a5b");
+            let _entered = span.enter();
+            tracing::info!(records = 3, "batch applied");
+        });
+        let bytes = captured.0.lock().expect("lock").clone();
+        let line: serde_json::Value = serde_json::from_slice(bytes.split(|b| *b == b'\n').next().expect("a line")).expect("json");
+        assert_eq!(line["message"], "batch applied");
+        assert_eq!(line["level"], "INFO");
+        assert_eq!(line["service"], "gateway");
+        assert_eq!(line["records"], 3);
+        assert_eq!(line["tenant_id"], "7f1c3b2a-5d4e-4f60-9a8b-0c1d2e3f4a5b");
+        assert_eq!(line["openTelemetry"]["traceId"].as_str().map(str::len), Some(32), "{line}");
+        assert_eq!(line["openTelemetry"]["spanId"].as_str().map(str::len), Some(16), "{line}");
+    }
 }

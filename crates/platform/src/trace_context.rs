@@ -20,10 +20,7 @@ struct HeaderSlice<'a>(&'a [(String, Vec<u8>)]);
 
 impl Extractor for HeaderSlice<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .and_then(|(_, v)| std::str::from_utf8(v).ok())
+        self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).and_then(|(_, v)| std::str::from_utf8(v).ok())
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -65,7 +62,8 @@ mod tests {
     fn trace_context_survives_a_round_trip_through_headers() {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
         let trace = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex");
-        let remote = SpanContext::new(trace, SpanId::from_hex("00f067aa0ba902b7").expect("hex"), TraceFlags::SAMPLED, true, TraceState::default());
+        let remote =
+            SpanContext::new(trace, SpanId::from_hex("00f067aa0ba902b7").expect("hex"), TraceFlags::SAMPLED, true, TraceState::default());
         let context = Context::new().with_remote_span_context(remote);
 
         let headers: Vec<(String, Vec<u8>)> = inject(&context).into_iter().map(|(k, v)| (k, v.into_bytes())).collect();

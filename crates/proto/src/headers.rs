@@ -39,10 +39,7 @@ pub fn envelope_headers(event: &Event) -> Vec<(&'static str, Vec<u8>)> {
 
 /// Finds a header value as UTF-8 in a list of `(key, value)` pairs.
 pub fn find<'a, K: AsRef<str>>(headers: &'a [(K, Vec<u8>)], key: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k.as_ref().eq_ignore_ascii_case(key))
-        .and_then(|(_, v)| std::str::from_utf8(v).ok())
+    headers.iter().find(|(k, _)| k.as_ref().eq_ignore_ascii_case(key)).and_then(|(_, v)| std::str::from_utf8(v).ok())
 }
 
 #[cfg(test)]
@@ -51,13 +48,8 @@ mod tests {
 
     #[test]
     fn envelope_headers_name_type_tenant_and_content_type() {
-        let event = Event {
-            id: "e1".into(),
-            tenant_id: "t1".into(),
-            r#type: "user.signed_up".into(),
-            source: "/auth".into(),
-            ..Event::default()
-        };
+        let event =
+            Event { id: "e1".into(), tenant_id: "t1".into(), r#type: "user.signed_up".into(), source: "/auth".into(), ..Event::default() };
         let headers = envelope_headers(&event);
         assert_eq!(find(&headers, CE_TYPE), Some("user.signed_up"));
         assert_eq!(find(&headers, CE_TENANT), Some("t1"));

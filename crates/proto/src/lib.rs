@@ -33,10 +33,7 @@ impl Event {
     pub fn decode_checked(bytes: &[u8]) -> Result<Self, DecodeError> {
         let event = Self::decode(bytes)?;
         if uuid::Uuid::parse_str(&event.tenant_id).is_err() {
-            return Err(DecodeError::InvalidField {
-                field: "tenant_id",
-                reason: format!("{:?} is not a UUID", event.tenant_id),
-            });
+            return Err(DecodeError::InvalidField { field: "tenant_id", reason: format!("{:?} is not a UUID", event.tenant_id) });
         }
         if event.id.is_empty() {
             return Err(DecodeError::InvalidField { field: "id", reason: "empty".into() });

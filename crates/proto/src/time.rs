@@ -4,10 +4,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use prost_types::Timestamp;
 
 pub fn to_timestamp(at: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    }
+    Timestamp { seconds: at.timestamp(), nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0) }
 }
 
 /// `None` when the timestamp is outside chrono's range (a corrupt record).

@@ -5,9 +5,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
+use deadpool_postgres::Transaction;
 use signalops_platform::consumer::{BatchHandler, HandlerError, Record};
 use signalops_platform::trace_context;
-use deadpool_postgres::Transaction;
 
 /// Create with the owner role, then grant to the application role.
 pub const PROBE_TABLE_SQL: &str = "
@@ -49,7 +49,9 @@ impl BatchHandler for ProbeHandler {
             tokio::time::sleep(self.delay_per_batch).await;
         }
         let statement = tx
-            .prepare_cached("INSERT INTO probe_rows (topic, partition, kafka_offset, payload, trace_id, written_by) VALUES ($1, $2, $3, $4, $5, $6)")
+            .prepare_cached(
+                "INSERT INTO probe_rows (topic, partition, kafka_offset, payload, trace_id, written_by) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
             .await?;
         for (index, record) in records.iter().enumerate() {
             let payload = String::from_utf8_lossy(record.payload_bytes()).into_owned();

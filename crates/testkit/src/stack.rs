@@ -35,7 +35,9 @@ impl TestStack {
         let file = env_file_values();
         let get = |key: &str| -> String {
             std::env::var(key).ok().or_else(|| file.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())).unwrap_or_else(|| {
-                panic!("{key} is not set and no stack env file was found: start the test stack with `make test-stack-up` (or run `make test`)")
+                panic!(
+                    "{key} is not set and no stack env file was found: start the test stack with `make test-stack-up` (or run `make test`)"
+                )
             })
         };
         Self {
@@ -73,8 +75,7 @@ impl TestStack {
     /// Creates a topic with a random name.
     pub async fn topic(&self, prefix: &str, partitions: i32) -> anyhow::Result<String> {
         let name = format!("test.{prefix}.{}", uuid::Uuid::new_v4().simple());
-        let admin: AdminClient<DefaultClientContext> =
-            rdkafka::ClientConfig::new().set("bootstrap.servers", &self.brokers).create()?;
+        let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new().set("bootstrap.servers", &self.brokers).create()?;
         let topic = NewTopic::new(&name, partitions, TopicReplication::Fixed(1));
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         for result in admin.create_topics([&topic], &options).await? {

@@ -147,7 +147,10 @@ impl Fixture {
         for element in committed.elements() {
             let kafka = element.offset().to_raw().filter(|o| *o >= 0).unwrap_or(0);
             let stored: Option<i64> = owner
-                .query_opt("SELECT next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3", &[&self.group, &self.topic, &element.partition()])
+                .query_opt(
+                    "SELECT next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3",
+                    &[&self.group, &self.topic, &element.partition()],
+                )
                 .await
                 .expect("stored")
                 .map(|r| r.get(0));
@@ -279,8 +282,9 @@ async fn a_member_killed_with_sigkill_and_restarted_leaves_exactly_n_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn trace_context_injected_by_the_producer_reaches_the_handler() {
-    let _guard = telemetry::init("runtime-test", &TelemetrySettings { level: "warn".into(), format: LogFormat::Pretty, otlp_endpoint: None })
-        .expect("telemetry");
+    let _guard =
+        telemetry::init("runtime-test", &TelemetrySettings { level: "warn".into(), format: LogFormat::Pretty, otlp_endpoint: None })
+            .expect("telemetry");
     let f = fixture(1).await;
     let span = tracing::info_span!("test.produce");
     let expected = {
@@ -295,7 +299,8 @@ async fn trace_context_injected_by_the_producer_reaches_the_handler() {
     f.wait_for_rows(3, Duration::from_secs(60)).await;
     stop(member).await;
     let owner = f.db.owner().await.expect("owner");
-    let traces: Vec<Option<String>> = owner.query("SELECT trace_id FROM probe_rows", &[]).await.expect("rows").iter().map(|r| r.get(0)).collect();
+    let traces: Vec<Option<String>> =
+        owner.query("SELECT trace_id FROM probe_rows", &[]).await.expect("rows").iter().map(|r| r.get(0)).collect();
     assert_eq!(traces, vec![Some(expected.clone()); 3]);
 }
 
@@ -309,7 +314,8 @@ async fn sigterm_drains_commits_kafka_offsets_equal_to_postgres_and_exits_cleanl
     let pid = member.id().expect("pid").to_string();
     assert!(tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.expect("kill").success());
     // drain_timeout_ms is 5 s in the probe; the session timeout 10 s.
-    let status = tokio::time::timeout(Duration::from_secs(8), member.wait()).await.expect("drained before the session timeout").expect("status");
+    let status =
+        tokio::time::timeout(Duration::from_secs(8), member.wait()).await.expect("drained before the session timeout").expect("status");
     assert!(status.success(), "clean exit after SIGTERM: {status}");
     let (rows, distinct) = f.counts().await;
     assert!(rows < n as i64, "stopped mid-stream ({rows} rows)");

@@ -69,9 +69,5 @@ impl CtlConfig {
 
 fn require<'a, T: Validate>(section: &str, value: &'a T) -> anyhow::Result<&'a T> {
     let problems = nested(section, value.validate());
-    if problems.is_empty() {
-        Ok(value)
-    } else {
-        Err(config::ConfigError::Invalid(problems).into())
-    }
+    if problems.is_empty() { Ok(value) } else { Err(config::ConfigError::Invalid(problems).into()) }
 }

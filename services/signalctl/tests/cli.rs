@@ -9,7 +9,10 @@ const PEPPER: &str = "test-pepper-0123456789abcdef0123456789";
 fn signalctl(db: Option<&TestDatabase>, stack: &TestStack, args: &[&str], extra_env: &[(&str, &str)]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_signalctl"));
     command.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
-    command.env("SIGNALOPS_KAFKA_BROKERS", &stack.brokers).env("SIGNALOPS_API_KEYS__PEPPER", PEPPER).env("SIGNALOPS_API_KEYS__ENVIRONMENT", "test");
+    command
+        .env("SIGNALOPS_KAFKA_BROKERS", &stack.brokers)
+        .env("SIGNALOPS_API_KEYS__PEPPER", PEPPER)
+        .env("SIGNALOPS_API_KEYS__ENVIRONMENT", "test");
     if let Some(db) = db {
         command.env("SIGNALOPS_DATABASE_URL", &db.app_url).env("SIGNALOPS_DATABASE_OWNER_URL", &db.owner_url);
     }
@@ -36,10 +39,8 @@ fn assert_clean_failure(output: &Output, expected: &str) {
 async fn migrate_run_twice_at_once_succeeds_both_times() {
     let stack = TestStack::attach();
     let db = stack.empty_database().await.expect("database");
-    let (a, b) = tokio::join!(
-        signalctl(Some(&db), &stack, &["migrate"], &[]).output(),
-        signalctl(Some(&db), &stack, &["migrate"], &[]).output()
-    );
+    let (a, b) =
+        tokio::join!(signalctl(Some(&db), &stack, &["migrate"], &[]).output(), signalctl(Some(&db), &stack, &["migrate"], &[]).output());
     let (a, b) = (a.expect("first"), b.expect("second"));
     assert!(a.status.success() && b.status.success(), "{} / {}", String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
     let again = run_ok(&mut signalctl(Some(&db), &stack, &["migrate"], &[])).await;
@@ -80,7 +81,13 @@ async fn tenants_and_api_keys_can_be_created_listed_and_revoked() {
     let listed = run_ok(&mut signalctl(Some(&db), &stack, &["tenants", "list"], &[])).await;
     assert!(listed.contains(&tenant_id) && listed.contains("acme"), "{listed}");
 
-    let key = run_ok(&mut signalctl(Some(&db), &stack, &["--json", "keys", "create", "--tenant", &tenant_id, "--scopes", "events:write,events:read"], &[])).await;
+    let key = run_ok(&mut signalctl(
+        Some(&db),
+        &stack,
+        &["--json", "keys", "create", "--tenant", &tenant_id, "--scopes", "events:write,events:read"],
+        &[],
+    ))
+    .await;
     let key: serde_json::Value = serde_json::from_str(&key).expect("json");
     let secret = key["key"].as_str().expect("key");
     let prefix = key["prefix"].as_str().expect("prefix");
@@ -91,14 +98,18 @@ async fn tenants_and_api_keys_can_be_created_listed_and_revoked() {
     let owner = db.superuser().await.expect("superuser");
     let row = owner.query_one("SELECT digest, scopes, revoked_at IS NULL FROM api_keys WHERE prefix = $1", &[&prefix]).await.expect("row");
     let digest: Vec<u8> = row.get(0);
-    assert!(signalops_platform::api_keys::ApiKey::parse(secret).expect("key").verify(&signalops_platform::config::Secret::new(PEPPER), &digest));
+    assert!(
+        signalops_platform::api_keys::ApiKey::parse(secret).expect("key").verify(&signalops_platform::config::Secret::new(PEPPER), &digest)
+    );
     assert_eq!(row.get::<_, Vec<String>>(1), vec!["events:write".to_owned(), "events:read".to_owned()]);
     assert!(row.get::<_, bool>(2));
 
     run_ok(&mut signalctl(Some(&db), &stack, &["keys", "revoke", prefix], &[])).await;
-    let revoked: bool = owner.query_one("SELECT revoked_at IS NOT NULL FROM api_keys WHERE prefix = $1", &[&prefix]).await.expect("row").get(0);
+    let revoked: bool =
+        owner.query_one("SELECT revoked_at IS NOT NULL FROM api_keys WHERE prefix = $1", &[&prefix]).await.expect("row").get(0);
     assert!(revoked);
-    let actions: Vec<String> = owner.query("SELECT action FROM audit_log ORDER BY id", &[]).await.expect("audit").iter().map(|r| r.get(0)).collect();
+    let actions: Vec<String> =
+        owner.query("SELECT action FROM audit_log ORDER BY id", &[]).await.expect("audit").iter().map(|r| r.get(0)).collect();
     assert_eq!(actions, ["tenant.created", "api_key.created", "api_key.revoked"]);
 }
 
@@ -107,20 +118,26 @@ async fn bad_input_gets_one_clear_line_not_a_panic() {
     let stack = TestStack::attach();
     let db = stack.fresh_database().await.expect("database");
 
-    let output = signalctl(Some(&db), &stack, &["topics", "ensure"], &[("SIGNALOPS_KAFKA_BROKERS", "nonsense")]).output().await.expect("runs");
+    let output =
+        signalctl(Some(&db), &stack, &["topics", "ensure"], &[("SIGNALOPS_KAFKA_BROKERS", "nonsense")]).output().await.expect("runs");
     assert_clean_failure(&output, "kafka.brokers");
 
-    let output = signalctl(None, &stack, &["migrate", "--owner-url", "postgres://nobody:pw@127.0.0.1:1/none"], &[]).output().await.expect("runs");
+    let output =
+        signalctl(None, &stack, &["migrate", "--owner-url", "postgres://nobody:pw@127.0.0.1:1/none"], &[]).output().await.expect("runs");
     assert_clean_failure(&output, "database unreachable at 127.0.0.1:1/none");
 
     let output = signalctl(Some(&db), &stack, &["keys", "create", "--tenant", "not-a-uuid"], &[]).output().await.expect("runs");
     assert_clean_failure(&output, "not a tenant id");
 
     let tenant = signalops_platform::TenantId::new().to_string();
-    let output = signalctl(Some(&db), &stack, &["keys", "create", "--tenant", &tenant, "--scopes", "root"], &[]).output().await.expect("runs");
+    let output =
+        signalctl(Some(&db), &stack, &["keys", "create", "--tenant", &tenant, "--scopes", "root"], &[]).output().await.expect("runs");
     assert_clean_failure(&output, "unknown scope");
 
-    let output = signalctl(Some(&db), &stack, &["keys", "create", "--tenant", &tenant], &[("SIGNALOPS_API_KEYS__PEPPER", "short")]).output().await.expect("runs");
+    let output = signalctl(Some(&db), &stack, &["keys", "create", "--tenant", &tenant], &[("SIGNALOPS_API_KEYS__PEPPER", "short")])
+        .output()
+        .await
+        .expect("runs");
     assert_clean_failure(&output, "api_keys.pepper");
 
     let output = signalctl(Some(&db), &stack, &["keys", "create", "--tenant", &tenant], &[]).output().await.expect("runs");

@@ -17,10 +17,7 @@ use figment::providers::{Env, Format, Toml};
 use serde::de::DeserializeOwned;
 
 pub use secret::Secret;
-pub use sections::{
-    ConsumerSettings, DatabaseSettings, HttpSettings, KafkaSettings, LogFormat, TelemetrySettings,
-    TopicNames,
-};
+pub use sections::{ConsumerSettings, DatabaseSettings, HttpSettings, KafkaSettings, LogFormat, TelemetrySettings, TopicNames};
 pub use validate::{FieldProblem, Validate, nested};
 
 /// Why a service refused its configuration; each line names one field.
@@ -50,10 +47,7 @@ where
     for (key, value) in defaults {
         figment = figment.merge(figment::providers::Serialized::default(key, value.clone()));
     }
-    let config: T = figment
-        .merge(figment_for(service))
-        .extract()
-        .map_err(|e| ConfigError::Parse(describe_figment_error(&e)))?;
+    let config: T = figment.merge(figment_for(service)).extract().map_err(|e| ConfigError::Parse(describe_figment_error(&e)))?;
     let problems = config.validate();
     if problems.is_empty() { Ok(config) } else { Err(ConfigError::Invalid(problems)) }
 }
@@ -98,11 +92,7 @@ fn describe_figment_error(error: &figment::Error) -> String {
         .into_iter()
         .map(|e| {
             let key = e.path.join(".");
-            let source = e
-                .metadata
-                .as_ref()
-                .map(|m| m.name.to_string())
-                .unwrap_or_else(|| "defaults".into());
+            let source = e.metadata.as_ref().map(|m| m.name.to_string()).unwrap_or_else(|| "defaults".into());
             if key.is_empty() { format!("{} ({source})", e.kind) } else { format!("{key}: {} ({source})", e.kind) }
         })
         .collect::<Vec<_>>()

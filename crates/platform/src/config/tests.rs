@@ -1,3 +1,4 @@
+#![allow(clippy::result_large_err)] // figment::Jail fixes the closure error type
 use figment::Jail;
 use serde::Deserialize;
 

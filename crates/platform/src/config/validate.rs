@@ -28,8 +28,5 @@ pub trait Validate {
 
 /// Prefixes nested problems with the section name.
 pub fn nested(section: &str, problems: Vec<FieldProblem>) -> Vec<FieldProblem> {
-    problems
-        .into_iter()
-        .map(|p| FieldProblem { field: format!("{section}.{}", p.field), ..p })
-        .collect()
+    problems.into_iter().map(|p| FieldProblem { field: format!("{section}.{}", p.field), ..p }).collect()
 }

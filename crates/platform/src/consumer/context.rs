@@ -138,7 +138,11 @@ impl RuntimeContext {
 
 /// Applies several partitions' batches concurrently; returns the next offsets
 /// that were committed in Postgres.
-pub(crate) async fn apply_all(applier: &Arc<Applier>, batches: Vec<(PartitionKey, Vec<Record>)>, deadline: Option<Instant>) -> Vec<(PartitionKey, i64)> {
+pub(crate) async fn apply_all(
+    applier: &Arc<Applier>,
+    batches: Vec<(PartitionKey, Vec<Record>)>,
+    deadline: Option<Instant>,
+) -> Vec<(PartitionKey, i64)> {
     let tasks = batches.into_iter().map(|(key, records)| {
         let applier = Arc::clone(applier);
         async move { applier.apply(records, deadline).await.ok().map(|next| (key, next)) }

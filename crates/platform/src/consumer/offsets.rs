@@ -21,7 +21,13 @@ pub async fn lock_next_offset(tx: &Transaction<'_>, group: &str, topic: &str, pa
     Ok(row.get(0))
 }
 
-pub async fn store_next_offset(tx: &Transaction<'_>, group: &str, topic: &str, partition: i32, next: i64) -> Result<(), tokio_postgres::Error> {
+pub async fn store_next_offset(
+    tx: &Transaction<'_>,
+    group: &str,
+    topic: &str,
+    partition: i32,
+    next: i64,
+) -> Result<(), tokio_postgres::Error> {
     tx.execute(
         "UPDATE consumer_offsets SET next_offset = $4, updated_at = now() WHERE group_id = $1 AND topic = $2 AND partition = $3",
         &[&group, &topic, &partition, &next],
@@ -31,7 +37,12 @@ pub async fn store_next_offset(tx: &Transaction<'_>, group: &str, topic: &str, p
 }
 
 /// Stored next offsets of a group for the given partitions of one topic.
-pub async fn load<C: GenericClient>(client: &C, group: &str, topic: &str, partitions: &[i32]) -> Result<Vec<(i32, i64)>, tokio_postgres::Error> {
+pub async fn load<C: GenericClient>(
+    client: &C,
+    group: &str,
+    topic: &str,
+    partitions: &[i32],
+) -> Result<Vec<(i32, i64)>, tokio_postgres::Error> {
     let rows = client
         .query(
             "SELECT partition, next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition = ANY($3)",

@@ -51,9 +51,7 @@ impl ConsumerRuntime {
     /// member leaves the group.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), RuntimeError> {
         let runtime = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || self.run_blocking(runtime, shutdown))
-            .await
-            .map_err(|e| RuntimeError::Thread(e.to_string()))?
+        tokio::task::spawn_blocking(move || self.run_blocking(runtime, shutdown)).await.map_err(|e| RuntimeError::Thread(e.to_string()))?
     }
 
     fn run_blocking(self, runtime: tokio::runtime::Handle, shutdown: CancellationToken) -> Result<(), RuntimeError> {
@@ -66,21 +64,19 @@ impl ConsumerRuntime {
             dead_letters: self.dead_letters,
             shutdown: shutdown.clone(),
         });
-        let buffers = Arc::new(Mutex::new(Buffers::new(
-            self.settings.batch_max_records,
-            Duration::from_millis(self.settings.batch_max_wait_ms),
-        )));
+        let buffers =
+            Arc::new(Mutex::new(Buffers::new(self.settings.batch_max_records, Duration::from_millis(self.settings.batch_max_wait_ms))));
         let context = RuntimeContext { applier: Arc::clone(&applier), buffers: Arc::clone(&buffers), runtime: runtime.clone() };
-        let consumer: BaseConsumer<RuntimeContext> = consumer_config(&self.kafka, &self.settings)
-            .create_with_context(context)
-            .map_err(kafka_error)?;
+        let consumer: BaseConsumer<RuntimeContext> =
+            consumer_config(&self.kafka, &self.settings).create_with_context(context).map_err(kafka_error)?;
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics).map_err(kafka_error)?;
         tracing::info!(group, topics = ?self.topics, instance = ?self.settings.instance_id, "consumer started");
 
         while !shutdown.is_cancelled() {
             let now = Instant::now();
-            let wait = consumer.context().lock_buffers().time_until_due(now).unwrap_or(Duration::from_millis(100)).min(Duration::from_millis(100));
+            let wait =
+                consumer.context().lock_buffers().time_until_due(now).unwrap_or(Duration::from_millis(100)).min(Duration::from_millis(100));
             match consumer.poll(wait) {
                 Some(Ok(message)) => consumer.context().lock_buffers().push(Record::from_message(&message)),
                 Some(Err(error)) => tracing::warn!(%error, "kafka consumer error"),

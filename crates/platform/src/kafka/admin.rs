@@ -39,10 +39,7 @@ pub async fn ensure_topics(settings: &KafkaSettings, plans: &[TopicPlan]) -> Res
             NewTopic::new(&p.name, p.partitions, TopicReplication::Fixed(p.replication_factor)).set("retention.ms", retention)
         })
         .collect();
-    let mut reports: Vec<TopicReport> = existing
-        .into_iter()
-        .map(|(name, partitions)| TopicReport::Exists { name, partitions })
-        .collect();
+    let mut reports: Vec<TopicReport> = existing.into_iter().map(|(name, partitions)| TopicReport::Exists { name, partitions }).collect();
     if !new_topics.is_empty() {
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         for result in admin.create_topics(&new_topics, &options).await? {

@@ -4,6 +4,6 @@ mod admin;
 mod client_config;
 mod producer;
 
-pub use admin::{TopicPlan, TopicReport, ensure_topics, check_broker};
+pub use admin::{TopicPlan, TopicReport, check_broker, ensure_topics};
 pub use client_config::base_client_config;
-pub use producer::{Delivered, OutgoingRecord, ProduceError, EventProducer};
+pub use producer::{Delivered, EventProducer, OutgoingRecord, ProduceError};

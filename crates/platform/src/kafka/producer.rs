@@ -80,9 +80,7 @@ impl EventProducer {
 
     /// Appends one record and waits for the broker's acknowledgement.
     pub async fn send(&self, record: OutgoingRecord) -> Result<Delivered, ProduceError> {
-        self.send_all(vec![record]).await.pop().unwrap_or_else(|| {
-            Err(ProduceError::Unavailable(KafkaError::Canceled))
-        })
+        self.send_all(vec![record]).await.pop().unwrap_or_else(|| Err(ProduceError::Unavailable(KafkaError::Canceled)))
     }
 
     /// Enqueues every record first, then awaits all acknowledgements; results
@@ -128,9 +126,7 @@ impl EventProducer {
         loop {
             match self.inner.send_result(future_record) {
                 Ok(future) => return Ok(future),
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned))
-                    if std::time::Instant::now() < deadline =>
-                {
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) if std::time::Instant::now() < deadline => {
                     self.inner.poll(Duration::from_millis(10));
                     future_record = returned;
                 }

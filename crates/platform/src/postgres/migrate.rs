@@ -31,15 +31,12 @@ pub async fn migrate(owner_url: &str) -> Result<MigrationReport, DbError> {
 }
 
 async fn run_locked(client: &mut Client) -> Result<MigrationReport, DbError> {
-    let report = embedded::migrations::runner()
-        .run_async(client)
-        .await
-        .map_err(|e| DbError::Migration(e.to_string()))?;
+    let report = embedded::migrations::runner().run_async(client).await.map_err(|e| DbError::Migration(e.to_string()))?;
     let applied = report.applied_migrations().iter().map(|m| format!("V{}__{}", m.version(), m.name())).collect();
     let current_version = embedded::migrations::runner()
         .get_last_applied_migration_async(client)
         .await
         .map_err(|e| DbError::Migration(e.to_string()))?
-        .map(|m| m.version() as i32);
+        .map(|m| m.version());
     Ok(MigrationReport { applied, current_version })
 }

@@ -8,7 +8,7 @@ mod tenant_tx;
 
 pub use deadpool_postgres::{Object as PooledClient, Pool};
 pub use migrate::{MigrationReport, migrate};
-pub use pool::{connect_pool, connect_one};
+pub use pool::{connect_one, connect_pool};
 pub use safety_check::{SafetyProblem, check_application_role};
 pub use tenant_tx::{begin_tenant_tx, set_tenant};
 

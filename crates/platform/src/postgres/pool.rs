@@ -26,8 +26,7 @@ pub fn connect_pool(settings: &DatabaseSettings) -> Result<Pool, DbError> {
 /// One dedicated connection (migrations, admin tools). The connection task
 /// runs until the client is dropped.
 pub async fn connect_one(url: &str) -> Result<tokio_postgres::Client, DbError> {
-    let config: tokio_postgres::Config =
-        url.parse().map_err(|_| DbError::PoolBuild("not a valid postgres:// URL".into()))?;
+    let config: tokio_postgres::Config = url.parse().map_err(|_| DbError::PoolBuild("not a valid postgres:// URL".into()))?;
     let target = describe_target(&config);
     let (client, connection) = config.connect(NoTls).await.map_err(|source| DbError::Connect { target, source })?;
     tokio::spawn(async move {

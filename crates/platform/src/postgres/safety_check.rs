@@ -42,9 +42,8 @@ pub async fn check_application_role(client: &Client) -> Result<(), DbError> {
 
 async fn find_problems(client: &Client) -> Result<Vec<SafetyProblem>, DbError> {
     let mut problems = Vec::new();
-    let role = client
-        .query_one("SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user", &[])
-        .await?;
+    let role =
+        client.query_one("SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user", &[]).await?;
     let name: String = role.get(0);
     if role.get::<_, bool>(1) {
         problems.push(SafetyProblem::Superuser(name.clone()));

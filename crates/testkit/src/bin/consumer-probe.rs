@@ -37,13 +37,20 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let _telemetry = telemetry::init("consumer-probe", &TelemetrySettings { level: "warn".into(), format: LogFormat::Json, otlp_endpoint: None })?;
+    let _telemetry =
+        telemetry::init("consumer-probe", &TelemetrySettings { level: "warn".into(), format: LogFormat::Json, otlp_endpoint: None })?;
     let kafka = KafkaSettings { brokers: args.brokers, ..KafkaSettings::default() };
     let pool = postgres::connect_pool(&DatabaseSettings { url: Secret::new(args.database_url), ..DatabaseSettings::default() })?;
     let producer = EventProducer::new(&kafka, "consumer-probe")?;
-    let settings = ConsumerSettings { batch_max_records: args.batch_max_records, session_timeout_ms: 10_000, drain_timeout_ms: 5_000, ..ConsumerSettings::for_group(args.group) };
+    let settings = ConsumerSettings {
+        batch_max_records: args.batch_max_records,
+        session_timeout_ms: 10_000,
+        drain_timeout_ms: 5_000,
+        ..ConsumerSettings::for_group(args.group)
+    };
     let handler = ProbeHandler::new(args.name).with_delay(std::time::Duration::from_millis(args.delay_ms));
-    let runtime = ConsumerRuntime::new(kafka, settings, vec![args.topic], pool, Arc::new(handler), DeadLetterSink::new(producer, args.dlq_topic));
+    let runtime =
+        ConsumerRuntime::new(kafka, settings, vec![args.topic], pool, Arc::new(handler), DeadLetterSink::new(producer, args.dlq_topic));
     runtime.run(shutdown::on_signal()).await?;
     Ok(())
 }

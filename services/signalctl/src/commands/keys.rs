@@ -60,7 +60,12 @@ async fn create(tenant: TenantId, scopes: Vec<String>, label: String, expires_in
     .await?;
     tx.commit().await?;
     output.print(
-        format!("created API key {} for tenant {tenant} (scopes {})\n{}\nStore it now: it is not shown again.", key.prefix(), scopes.join(","), key.expose()),
+        format!(
+            "created API key {} for tenant {tenant} (scopes {})\n{}\nStore it now: it is not shown again.",
+            key.prefix(),
+            scopes.join(","),
+            key.expose()
+        ),
         json!({"prefix": key.prefix(), "key": key.expose(), "tenant_id": tenant, "scopes": scopes, "expires_at": expires_at}),
     );
     Ok(())
