@@ -27,7 +27,7 @@ log="$SIGNALOPS_STACK_DIR/logs/cargo-test.log"
 mkdir -p "$(dirname "$log")"
 status=0
 # shellcheck disable=SC2086 # CARGO_TEST_ARGS is a list of words
-cargo test --workspace --no-fail-fast --color never ${CARGO_TEST_ARGS:-} 2>&1 | tee "$log" || status=$?
+cargo test --no-fail-fast --color never ${CARGO_TEST_ARGS:---workspace} 2>&1 | tee "$log" || status=$?
 
 # One closing line over every test binary, for people and CI alike.
 passed=$(grep -Eo '^test result: [A-Za-z]+\. [0-9]+ passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')

@@ -83,6 +83,34 @@ pub fn consumer() -> &'static ConsumerMetrics {
     })
 }
 
+/// HTTP RED metrics, labelled by route pattern (never the raw path).
+pub struct HttpMetrics {
+    pub requests: IntCounterVec,
+    pub duration: HistogramVec,
+}
+
+#[allow(clippy::expect_used)] // metric definitions are constants
+pub fn http() -> &'static HttpMetrics {
+    static METRICS: OnceLock<HttpMetrics> = OnceLock::new();
+    METRICS.get_or_init(|| HttpMetrics {
+        requests: register(
+            IntCounterVec::new(
+                Opts::new("signalops_http_requests_total", "HTTP requests by route and status"),
+                &["method", "route", "status"],
+            )
+            .expect("metric"),
+        ),
+        duration: register(
+            HistogramVec::new(
+                HistogramOpts::new("signalops_http_request_duration_seconds", "HTTP request latency")
+                    .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+                &["method", "route"],
+            )
+            .expect("metric"),
+        ),
+    })
+}
+
 /// The text exposition of every registered metric.
 pub fn render() -> String {
     use prometheus::Encoder;

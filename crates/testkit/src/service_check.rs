@@ -26,11 +26,11 @@ macro_rules! service_lifecycle_tests {
     };
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
-fn command(binary: &str, stack: &TestStack, database_url: &str, port: u16) -> tokio::process::Command {
+pub fn command(binary: &str, stack: &TestStack, database_url: &str, port: u16) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(binary);
     command
         .env_clear()

@@ -182,7 +182,17 @@ async fn n_records_produce_exactly_n_rows_and_offsets_land_in_postgres() {
     f.produce_n(n).await;
     let member = f.member(ProbeHandler::new("a"));
     let (rows, distinct) = f.wait_for_rows(n as i64, Duration::from_secs(60)).await;
+    // Once caught up, the lag gauge of every partition reads 0.
+    let group_label = format!("group=\"{}\"", f.group);
+    let lag_lines = eventually(Duration::from_secs(20), || async {
+        let text = signalops_platform::metrics::render();
+        let lines: Vec<String> =
+            text.lines().filter(|l| l.starts_with("signalops_consumer_lag{") && l.contains(&group_label)).map(str::to_owned).collect();
+        (lines.len() == 6 && lines.iter().all(|l| l.ends_with(" 0"))).then_some(lines)
+    })
+    .await;
     stop(member).await;
+    assert!(lag_lines.is_some(), "lag per partition exported and 0 after catch-up: {}", signalops_platform::metrics::render());
     assert_eq!((rows, distinct), (n as i64, n as i64));
     // next_offset per partition sums to the number of records (offsets start at 0).
     assert_eq!(f.stored_offsets_total().await, n as i64);

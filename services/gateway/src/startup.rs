@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context as _;
-use signalops_platform::http::{KafkaReadiness, PostgresReadiness, Readiness, configure_health};
+use signalops_platform::http::{KafkaReadiness, PostgresReadiness, Readiness, configure_health, request_telemetry};
 use signalops_platform::postgres::Pool;
 use signalops_platform::service;
 use signalops_platform::shutdown::CancellationToken;
@@ -55,7 +55,11 @@ fn serve(listener: TcpListener, pool: Pool, config: &GatewayConfig) -> anyhow::R
     let readiness = Readiness::new(vec![Arc::new(PostgresReadiness(pool.clone())), Arc::new(KafkaReadiness(config.kafka.clone()))]);
     let pool = web::Data::new(pool);
     let server = HttpServer::new(move || {
-        App::new().wrap(middleware::Compress::default()).app_data(pool.clone()).configure(configure_health(readiness.clone()))
+        App::new()
+            .wrap(middleware::from_fn(request_telemetry))
+            .wrap(middleware::Compress::default())
+            .app_data(pool.clone())
+            .configure(configure_health(readiness.clone()))
     })
     .disable_signals()
     .listen(listener)?

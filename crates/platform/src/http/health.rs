@@ -123,11 +123,13 @@ impl HealthServer {
 pub fn start_health_server(settings: &HttpSettings, readiness: Readiness) -> std::io::Result<HealthServer> {
     let listener = TcpListener::bind((settings.host.as_str(), settings.port))?;
     let local_addr = listener.local_addr()?;
-    let server = HttpServer::new(move || App::new().configure(configure_health(readiness.clone())))
-        .workers(1)
-        .disable_signals()
-        .listen(listener)?
-        .run();
+    let server = HttpServer::new(move || {
+        App::new().wrap(actix_web::middleware::from_fn(super::request_telemetry)).configure(configure_health(readiness.clone()))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
     let handle = server.handle();
     let task = tokio::spawn(server);
     Ok(HealthServer { local_addr, handle, task })
