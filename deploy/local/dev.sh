@@ -37,6 +37,8 @@ BIN="$REPO/target/debug"
 pepper_file="$SIGNALOPS_STACK_DIR/api-key-pepper"
 if [[ ! -s "$pepper_file" ]]; then
   (umask 077; python3 -c 'import secrets; print(secrets.token_hex(32))' >"$pepper_file")
+  # Keys digested under an older pepper no longer verify: issue a new demo key.
+  rm -f "$SIGNALOPS_STACK_DIR/demo.env"
 fi
 SIGNALOPS_API_KEYS__PEPPER="$(cat "$pepper_file")"
 export SIGNALOPS_API_KEYS__PEPPER SIGNALOPS_API_KEYS__ENVIRONMENT=dev
@@ -88,8 +90,9 @@ start notifier "${SIGNALOPS_NOTIFIER_PORT:-9103}"
 start billing "${SIGNALOPS_BILLING_PORT:-9104}"
 
 # Wait for the gateway to be ready (bounded), so the curl line below works.
+ready=0
 for _ in $(seq 1 60); do
-  if python3 - "$gateway_port" <<'PY' 2>/dev/null; then break; fi
+  if python3 - "$gateway_port" <<'PY' 2>/dev/null; then ready=1; break; fi
 import sys, urllib.request
 urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/readyz", timeout=1)
 PY
@@ -99,6 +102,7 @@ PY
   sleep 0.5
 done
 
+(( ready )) || die "the gateway did not become ready within 30 s; see $logs/gateway.log"
 cat <<EOT
 
 SignalOps is running.

@@ -1,7 +1,8 @@
-//! API keys for machines: `so_<env>_<32 base62 chars><6 base62 checksum>`.
+//! API keys for machines: `so_<env>_<36 base62 chars><6 base62 checksum>`.
 //!
-//! - ≥128 random bits (32 base62 chars ≈ 190 bits), so the key is not
-//!   guessable and a fast hash is enough (docs/adr/0003).
+//! - 36 random base62 chars: the first 12 are public (the lookup prefix), the
+//!   other 24 (≈143 bits) are secret, so the key is not guessable and a fast
+//!   hash is enough (docs/adr/0003).
 //! - The `so_` prefix lets secret scanners recognise leaked keys; the CRC32
 //!   checksum rejects typos and random strings without a database hit.
 //! - The first 12 random chars (with `so_<env>_`) form the public *prefix*
@@ -20,7 +21,7 @@ use crate::config::Secret;
 pub const SCOPES: &[&str] = &["events:write", "events:read"];
 
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-const RANDOM_LEN: usize = 32;
+const RANDOM_LEN: usize = 36;
 const CHECKSUM_LEN: usize = 6;
 const LOOKUP_LEN: usize = 12;
 
@@ -142,7 +143,7 @@ mod tests {
 
     #[test]
     fn malformed_strings_are_rejected() {
-        for candidate in ["", "so_", "sk_live_abc", "so_live_short", "so_LIVE_0123456789012345678901234567890123456", "so_live_!!!"] {
+        for candidate in ["", "so_", "sk_live_abc", "so_live_short", "so_LIVE_012345678901234567890123456789012345678901", "so_live_!!!"] {
             assert_eq!(ApiKey::parse(candidate), Err(ApiKeyError::Malformed), "{candidate}");
         }
     }

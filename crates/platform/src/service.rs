@@ -77,7 +77,7 @@ pub async fn start(
     let readiness = Readiness::new(vec![Arc::new(PostgresReadiness(pool.clone())), Arc::new(KafkaReadiness(kafka.clone()))]);
     let health =
         start_health_server(http, readiness).with_context(|| format!("cannot listen on {}:{} (http.port)", http.host, http.port))?;
-    tracing::info!(service = name, addr = %health.local_addr, "service started");
+    tracing::info!(addr = %health.local_addr, "service started");
     Ok(Started { pool, health, telemetry })
 }
 

@@ -58,7 +58,12 @@ impl Fixture {
     }
 
     fn member(&self, handler: impl BatchHandler) -> (tokio::task::JoinHandle<()>, CancellationToken) {
+        self.member_with_instance(handler, None)
+    }
+
+    fn member_with_instance(&self, handler: impl BatchHandler, instance_id: Option<&str>) -> (tokio::task::JoinHandle<()>, CancellationToken) {
         let settings = ConsumerSettings {
+            instance_id: instance_id.map(str::to_owned),
             batch_max_records: 100,
             session_timeout_ms: 10_000,
             drain_timeout_ms: 5_000,
@@ -340,6 +345,29 @@ async fn sigterm_drains_commits_kafka_offsets_equal_to_postgres_and_exits_cleanl
     second.start_kill().expect("stop");
     let _ = second.wait().await;
     assert_eq!((rows, distinct), (n as i64, n as i64));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_static_member_joins_with_its_instance_id_and_restarts_exactly_once() {
+    let f = fixture(3).await;
+    let instance = format!("probe-{}", uuid::Uuid::new_v4().simple());
+    f.produce_n(200).await;
+    let first = f.member_with_instance(ProbeHandler::new("a"), Some(&instance));
+    f.wait_for_rows(200, Duration::from_secs(60)).await;
+    let member_ids = {
+        let client: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", &f.stack.brokers).create().expect("client");
+        let groups = client.fetch_group_list(Some(&f.group), Duration::from_secs(5)).expect("group list");
+        groups.groups().iter().flat_map(|g| g.members().iter().map(|m| m.id().to_owned())).collect::<Vec<_>>()
+    };
+    assert!(member_ids.iter().any(|id| id.starts_with(&instance)), "static member id carries the instance id: {member_ids:?}");
+    stop(first).await;
+
+    // Restarting with the same instance id resumes from the stored offsets.
+    f.produce_n(100).await;
+    let second = f.member_with_instance(ProbeHandler::new("a"), Some(&instance));
+    let (rows, distinct) = f.wait_for_rows(300, Duration::from_secs(60)).await;
+    stop(second).await;
+    assert_eq!((rows, distinct), (300, 300));
 }
 
 /// Every record currently on `topic` (single partition), read from the start.

@@ -6,6 +6,7 @@
 //! writes (`SIGNALOPS_KAFKA_BROKERS`, `SIGNALOPS_DATABASE_URL`) and the
 //! standard `OTEL_EXPORTER_OTLP_ENDPOINT` → `SIGNALOPS_<SECTION>__<FIELD>`.
 
+mod raw_env;
 mod secret;
 mod sections;
 mod validate;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use raw_env::RawEnv;
 use serde::de::DeserializeOwned;
 
 pub use secret::Secret;
@@ -47,20 +49,23 @@ where
     for (key, value) in defaults {
         figment = figment.merge(figment::providers::Serialized::default(key, value.clone()));
     }
-    let config: T = figment.merge(figment_for(service)).extract().map_err(|e| ConfigError::Parse(describe_figment_error(&e)))?;
+    let config: T = figment.merge(figment_for(service)?).extract_lossy().map_err(|e| ConfigError::Parse(describe_figment_error(&e)))?;
     let problems = config.validate();
     if problems.is_empty() { Ok(config) } else { Err(ConfigError::Invalid(problems)) }
 }
 
-fn figment_for(service: &str) -> Figment {
+fn figment_for(service: &str) -> Result<Figment, ConfigError> {
     let mut figment = Figment::new();
     if let Some(file) = config_file(service) {
+        if !file.is_file() {
+            return Err(ConfigError::Parse(format!("config file {} (SIGNALOPS_CONFIG) does not exist", file.display())));
+        }
         figment = figment.merge(Toml::file_exact(file));
     }
     // The short aliases come before SECTION__FIELD variables, so the
     // explicit nested form wins when both are set.
-    figment
-        .merge(
+    Ok(figment
+        .merge(RawEnv(
             Env::raw()
                 .only(&["SIGNALOPS_KAFKA_BROKERS", "SIGNALOPS_DATABASE_URL", "OTEL_EXPORTER_OTLP_ENDPOINT"])
                 // An empty OTEL_EXPORTER_OTLP_ENDPOINT means "off", as in the OTel spec.
@@ -70,10 +75,10 @@ fn figment_for(service: &str) -> Figment {
                     _ if std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").is_ok_and(|v| v.trim().is_empty()) => None,
                     _ => Some("telemetry.otlp_endpoint".into()),
                 }),
-        )
+        ))
         // Only SECTION__FIELD variables are config keys; other SIGNALOPS_*
         // variables (stack paths, ports) belong to the scripts.
-        .merge(Env::prefixed("SIGNALOPS_").filter(|key| key.as_str().contains("__")).split("__"))
+        .merge(RawEnv(Env::prefixed("SIGNALOPS_").filter(|key| key.as_str().contains("__")).split("__"))))
 }
 
 fn config_file(service: &str) -> Option<PathBuf> {

@@ -92,6 +92,8 @@ pub struct KafkaSettings {
     pub partitions: i32,
     pub replication_factor: i32,
     pub retention_ms: i64,
+    /// Dead letters wait for a person, so they are kept longer (30 days).
+    pub dlq_retention_ms: i64,
     /// `lz4`, `zstd`, `snappy`, `gzip` or `none`.
     pub compression: String,
     pub linger_ms: u32,
@@ -107,6 +109,7 @@ impl Default for KafkaSettings {
             partitions: 12,
             replication_factor: 1,
             retention_ms: 7 * 24 * 3600 * 1000,
+            dlq_retention_ms: 30 * 24 * 3600 * 1000,
             compression: "lz4".into(),
             linger_ms: 5,
             delivery_timeout_ms: 10_000,
@@ -128,8 +131,10 @@ impl Validate for KafkaSettings {
         if !(1..=32).contains(&self.replication_factor) {
             problems.push(FieldProblem::new("replication_factor", "must be between 1 and 32"));
         }
-        if self.retention_ms != -1 && self.retention_ms < 60_000 {
-            problems.push(FieldProblem::new("retention_ms", "must be -1 (forever) or at least 60000"));
+        for (field, value) in [("retention_ms", self.retention_ms), ("dlq_retention_ms", self.dlq_retention_ms)] {
+            if value != -1 && value < 60_000 {
+                problems.push(FieldProblem::new(field, "must be -1 (forever) or at least 60000"));
+            }
         }
         if !["lz4", "zstd", "snappy", "gzip", "none"].contains(&self.compression.as_str()) {
             problems.push(FieldProblem::new("compression", "must be one of lz4, zstd, snappy, gzip, none"));

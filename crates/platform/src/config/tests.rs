@@ -88,3 +88,30 @@ fn nested_variables_win_over_aliases_and_typos_inside_a_section_are_errors() {
         Ok(())
     });
 }
+
+#[test]
+fn numeric_looking_values_stay_text_in_string_fields_and_numbers_still_parse() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("SIGNALOPS_CONSUMER__GROUP_ID", "007");
+        jail.set_env("SIGNALOPS_CONSUMER__INSTANCE_ID", "42");
+        jail.set_env("SIGNALOPS_CONSUMER__BATCH_MAX_RECORDS", "250");
+        jail.set_env("SIGNALOPS_DATABASE__URL", "postgres://app:123@127.0.0.1:5432/db");
+        let config: Sample = load("sample").expect("valid");
+        assert_eq!(config.consumer.group_id, "007");
+        assert_eq!(config.consumer.instance_id.as_deref(), Some("42"));
+        assert_eq!(config.consumer.batch_max_records, 250);
+        Ok(())
+    });
+}
+
+#[test]
+fn a_missing_config_file_is_named() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("SIGNALOPS_CONFIG", "/nonexistent/signalops.toml");
+        let err = load::<Sample>("sample").expect_err("missing file").to_string();
+        assert!(err.contains("/nonexistent/signalops.toml"), "{err}");
+        Ok(())
+    });
+}

@@ -54,6 +54,10 @@ impl ConsumerContext for RuntimeContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 metrics::consumer().rebalances.with_label_values(&[group, "revoke"]).inc();
                 let keys: Vec<PartitionKey> = tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect();
+                // Another member reports these partitions' lag from now on.
+                for (topic, partition) in &keys {
+                    let _ = metrics::consumer().lag.remove_label_values(&[group, topic, &partition.to_string()]);
+                }
                 if consumer.assignment_lost() {
                     // Someone else may already own them: drop the buffer, the
                     // offset fence makes any late write a no-op anyway.

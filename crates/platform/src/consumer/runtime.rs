@@ -96,9 +96,13 @@ impl ConsumerRuntime {
         let pending = rest.iter().map(|(_, r)| r.len()).sum::<usize>();
         let committed = runtime.block_on(apply_all(&applier, rest, Some(deadline)));
         commit_to_kafka(&consumer, &committed, CommitMode::Sync);
-        consumer.unsubscribe();
-        // Serve the final revoke callback before closing.
-        let _ = consumer.poll(Duration::from_millis(100));
+        if self.settings.instance_id.is_none() {
+            // Leave the group now so the partitions move on at once. A static
+            // member instead keeps its assignment until the session timeout,
+            // so a restart within it resumes without a rebalance.
+            consumer.unsubscribe();
+            let _ = consumer.poll(Duration::from_millis(100));
+        }
         tracing::info!(group, drained = pending, "consumer stopped");
         Ok(())
     }

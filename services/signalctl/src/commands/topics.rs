@@ -9,7 +9,8 @@ use crate::CtlConfig;
 #[derive(Debug, Subcommand)]
 pub enum TopicsCommand {
     /// Create the configured topics that do not exist yet (partitions and
-    /// retention from `kafka.partitions` / `kafka.retention_ms`).
+    /// retention from `kafka.partitions` / `kafka.retention_ms`, and
+    /// `kafka.dlq_retention_ms` for the dead-letter topic).
     Ensure,
 }
 
@@ -30,7 +31,7 @@ async fn ensure(output: Output) -> anyhow::Result<()> {
             name: (*name).to_owned(),
             partitions: kafka.partitions,
             replication_factor: kafka.replication_factor,
-            retention_ms: kafka.retention_ms,
+            retention_ms: if *name == kafka.topics.dlq { kafka.dlq_retention_ms } else { kafka.retention_ms },
         })
         .collect();
     let reports = ensure_topics(kafka, &plans)
