@@ -10,6 +10,7 @@ pub fn registry() -> &'static Registry {
         let registry = Registry::new();
         // process_resident_memory_bytes, CPU seconds, open fds: what operators
         // and the benchmarks read first.
+        #[cfg(target_os = "linux")]
         let _ = registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()));
         registry
     })

@@ -61,7 +61,11 @@ impl Fixture {
         self.member_with_instance(handler, None)
     }
 
-    fn member_with_instance(&self, handler: impl BatchHandler, instance_id: Option<&str>) -> (tokio::task::JoinHandle<()>, CancellationToken) {
+    fn member_with_instance(
+        &self,
+        handler: impl BatchHandler,
+        instance_id: Option<&str>,
+    ) -> (tokio::task::JoinHandle<()>, CancellationToken) {
         let settings = ConsumerSettings {
             instance_id: instance_id.map(str::to_owned),
             batch_max_records: 100,
@@ -249,11 +253,20 @@ async fn two_members_split_the_partitions_and_together_write_exactly_n() {
     let n = 2_000;
     f.produce_n(n).await;
     let (rows, distinct) = f.wait_for_rows(n as i64, Duration::from_secs(60)).await;
+    // Every partition has a lag series while two members share the group.
+    let group_label = format!("group=\"{}\"", f.group);
+    let lag_series = eventually(Duration::from_secs(20), || async {
+        let text = signalops_platform::metrics::render();
+        let count = text.lines().filter(|l| l.starts_with("signalops_consumer_lag{") && l.contains(&group_label)).count();
+        (count == 6).then_some(count)
+    })
+    .await;
     stop(a).await;
     stop(b).await;
     assert_eq!((rows, distinct), (n as i64, n as i64));
     let by_member = f.rows_by_member().await;
     assert_eq!(by_member.len(), 2, "both members wrote rows: {by_member:?}");
+    assert_eq!(lag_series, Some(6), "one lag series per partition");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -21,15 +21,19 @@ pub(crate) struct RuntimeContext {
     pub(crate) applier: Arc<Applier>,
     pub(crate) buffers: Arc<Mutex<Buffers>>,
     pub(crate) runtime: tokio::runtime::Handle,
+    /// Partitions this member owns: librdkafka keeps reporting lag for
+    /// partitions it gave away, which must not be exported.
+    pub(crate) assigned: Mutex<std::collections::HashSet<PartitionKey>>,
 }
 
 impl ClientContext for RuntimeContext {
     fn stats(&self, statistics: Statistics) {
         let group = self.applier.settings.group_id.as_str();
+        let assigned = self.assigned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for (topic, topic_stats) in &statistics.topics {
             for (partition, p) in &topic_stats.partitions {
                 // -1 is librdkafka's internal UA partition; lag -1 means unknown.
-                if *partition >= 0 && p.consumer_lag >= 0 {
+                if *partition >= 0 && p.consumer_lag >= 0 && assigned.contains(&(topic.clone(), *partition)) {
                     metrics::consumer().lag.with_label_values(&[group, topic, &partition.to_string()]).set(p.consumer_lag);
                 }
             }
@@ -45,6 +49,10 @@ impl ConsumerContext for RuntimeContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 metrics::consumer().rebalances.with_label_values(&[group, "assign"]).inc();
                 self.seek_to_stored_offsets(tpl);
+                self.assigned
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .extend(tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())));
                 let result = if cooperative { consumer.incremental_assign(tpl) } else { consumer.assign(tpl) };
                 match result {
                     Ok(()) => tracing::info!(partitions = %describe(tpl), "partitions assigned"),
@@ -55,9 +63,12 @@ impl ConsumerContext for RuntimeContext {
                 metrics::consumer().rebalances.with_label_values(&[group, "revoke"]).inc();
                 let keys: Vec<PartitionKey> = tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect();
                 // Another member reports these partitions' lag from now on.
+                let mut assigned = self.assigned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 for (topic, partition) in &keys {
+                    assigned.remove(&(topic.clone(), *partition));
                     let _ = metrics::consumer().lag.remove_label_values(&[group, topic, &partition.to_string()]);
                 }
+                drop(assigned);
                 if consumer.assignment_lost() {
                     // Someone else may already own them: drop the buffer, the
                     // offset fence makes any late write a no-op anyway.

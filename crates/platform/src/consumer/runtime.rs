@@ -66,7 +66,12 @@ impl ConsumerRuntime {
         });
         let buffers =
             Arc::new(Mutex::new(Buffers::new(self.settings.batch_max_records, Duration::from_millis(self.settings.batch_max_wait_ms))));
-        let context = RuntimeContext { applier: Arc::clone(&applier), buffers: Arc::clone(&buffers), runtime: runtime.clone() };
+        let context = RuntimeContext {
+            applier: Arc::clone(&applier),
+            buffers: Arc::clone(&buffers),
+            runtime: runtime.clone(),
+            assigned: Mutex::default(),
+        };
         let consumer: BaseConsumer<RuntimeContext> =
             consumer_config(&self.kafka, &self.settings).create_with_context(context).map_err(kafka_error)?;
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
