@@ -41,6 +41,13 @@ if [[ ! -s "$pepper_file" ]]; then
   rm -f "$SIGNALOPS_STACK_DIR/demo.env"
 fi
 SIGNALOPS_API_KEYS__PEPPER="$(cat "$pepper_file")"
+# The JWT signing key for people's access tokens, also generated once.
+jwt_file="$SIGNALOPS_STACK_DIR/jwt-key"
+if [[ ! -s "$jwt_file" ]]; then
+  (umask 077; python3 -c 'import secrets; print("dev1:" + secrets.token_hex(32))' >"$jwt_file")
+fi
+SIGNALOPS_AUTH__JWT_KEYS="$(cat "$jwt_file")"
+export SIGNALOPS_AUTH__JWT_KEYS
 export SIGNALOPS_API_KEYS__PEPPER SIGNALOPS_API_KEYS__ENVIRONMENT=dev
 export SIGNALOPS_TELEMETRY__FORMAT="${SIGNALOPS_TELEMETRY__FORMAT:-json}"
 

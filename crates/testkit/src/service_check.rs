@@ -39,6 +39,7 @@ pub fn command(binary: &str, stack: &TestStack, database_url: &str, port: u16) -
         .env("SIGNALOPS_DATABASE_URL", database_url)
         .env("SIGNALOPS_HTTP__PORT", port.to_string())
         .env("SIGNALOPS_API_KEYS__PEPPER", "test-pepper-0123456789abcdef0123456789")
+        .env("SIGNALOPS_AUTH__JWT_KEYS", "test:test-jwt-secret-0123456789abcdef0123456789")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);

@@ -1,5 +1,7 @@
 use serde::Deserialize;
-use signalops_platform::config::{self, DatabaseSettings, FieldProblem, HttpSettings, KafkaSettings, TelemetrySettings, Validate, nested};
+use signalops_platform::config::{
+    self, ApiKeySettings, DatabaseSettings, FieldProblem, HttpSettings, KafkaSettings, Secret, TelemetrySettings, Validate, nested,
+};
 
 pub const DEFAULT_PORT: u16 = 8080;
 
@@ -11,6 +13,9 @@ pub struct GatewayConfig {
     pub kafka: KafkaSettings,
     pub database: DatabaseSettings,
     pub telemetry: TelemetrySettings,
+    pub api: ApiSettings,
+    pub auth: AuthSettings,
+    pub api_keys: ApiKeySettings,
 }
 
 impl GatewayConfig {
@@ -25,6 +30,139 @@ impl Validate for GatewayConfig {
         problems.extend(nested("kafka", self.kafka.validate()));
         problems.extend(nested("database", self.database.validate()));
         problems.extend(nested("telemetry", self.telemetry.validate()));
+        problems.extend(nested("api", self.api.validate()));
+        problems.extend(nested("auth", self.auth.validate()));
+        problems.extend(nested("api_keys", self.api_keys.validate()));
+        problems
+    }
+}
+
+/// HTTP API behaviour.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Comma-separated origins allowed by CORS (`*` for any); empty = no CORS.
+    pub cors_origins: String,
+    /// Body limit of admin endpoints, in bytes.
+    pub json_body_limit: usize,
+    /// Upper bound of `limit` on every list.
+    pub max_page_size: u32,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self { cors_origins: String::new(), json_body_limit: 64 * 1024, max_page_size: 200 }
+    }
+}
+
+impl ApiSettings {
+    pub fn cors_origin_list(&self) -> Vec<String> {
+        self.cors_origins.split(',').map(str::trim).filter(|o| !o.is_empty()).map(str::to_owned).collect()
+    }
+}
+
+impl Validate for ApiSettings {
+    fn validate(&self) -> Vec<FieldProblem> {
+        let mut problems = Vec::new();
+        for origin in self.cors_origin_list() {
+            if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                problems.push(FieldProblem::new("cors_origins", format!("{origin:?} is not an http(s) origin or *")));
+            }
+        }
+        if !(1_024..=16 * 1024 * 1024).contains(&self.json_body_limit) {
+            problems.push(FieldProblem::new("json_body_limit", "must be between 1024 and 16777216"));
+        }
+        if !(1..=1_000).contains(&self.max_page_size) {
+            problems.push(FieldProblem::new("max_page_size", "must be between 1 and 1000"));
+        }
+        problems
+    }
+}
+
+/// People's sign-in: passwords, JWT access tokens, refresh tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Signing keys as `kid:secret,kid2:secret2` (HS256, secrets ≥ 32 chars).
+    /// Tokens name their key id, so keys can rotate: add the new key, make it
+    /// active, remove the old one after the access-token lifetime.
+    pub jwt_keys: Secret,
+    /// The key id new tokens are signed with.
+    pub jwt_active_kid: String,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_days: u32,
+    pub bcrypt_cost: u32,
+    pub password_min_length: usize,
+    /// Failed-login budget per email and per client IP (per minute).
+    pub login_attempts_per_minute_per_email: u32,
+    pub login_attempts_per_minute_per_ip: u32,
+    pub invitation_ttl_days: u32,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_keys: Secret::default(),
+            jwt_active_kid: String::new(),
+            jwt_issuer: "signalops".into(),
+            jwt_audience: "signalops-api".into(),
+            access_token_ttl_secs: 600,
+            refresh_token_ttl_days: 30,
+            bcrypt_cost: 12,
+            password_min_length: 10,
+            login_attempts_per_minute_per_email: 5,
+            login_attempts_per_minute_per_ip: 30,
+            invitation_ttl_days: 7,
+        }
+    }
+}
+
+impl AuthSettings {
+    /// `(kid, secret)` pairs; invalid entries are reported by `validate`.
+    pub fn parsed_keys(&self) -> Vec<(String, String)> {
+        self.jwt_keys
+            .expose()
+            .split(',')
+            .filter_map(|entry| entry.trim().split_once(':'))
+            .map(|(kid, secret)| (kid.trim().to_owned(), secret.trim().to_owned()))
+            .collect()
+    }
+}
+
+impl Validate for AuthSettings {
+    fn validate(&self) -> Vec<FieldProblem> {
+        let mut problems = Vec::new();
+        let keys = self.parsed_keys();
+        let entries = self.jwt_keys.expose().split(',').filter(|e| !e.trim().is_empty()).count();
+        if keys.is_empty() || keys.len() != entries {
+            problems.push(FieldProblem::new("jwt_keys", "must be a list of kid:secret pairs (e.g. k1:<64 hex chars>)"));
+        } else if keys.iter().any(|(kid, secret)| kid.is_empty() || secret.len() < 32) {
+            problems.push(FieldProblem::new("jwt_keys", "every key needs a non-empty kid and a secret of at least 32 characters"));
+        }
+        let active = if self.jwt_active_kid.is_empty() { keys.first().map(|(k, _)| k.clone()) } else { Some(self.jwt_active_kid.clone()) };
+        if !keys.is_empty() && !active.is_some_and(|a| keys.iter().any(|(k, _)| *k == a)) {
+            problems.push(FieldProblem::new("jwt_active_kid", "must name one of the kids in jwt_keys"));
+        }
+        if !(60..=900).contains(&self.access_token_ttl_secs) {
+            problems.push(FieldProblem::new("access_token_ttl_secs", "must be between 60 and 900 (15 minutes)"));
+        }
+        if !(1..=365).contains(&self.refresh_token_ttl_days) {
+            problems.push(FieldProblem::new("refresh_token_ttl_days", "must be between 1 and 365"));
+        }
+        if !(4..=31).contains(&self.bcrypt_cost) {
+            problems.push(FieldProblem::new("bcrypt_cost", "must be between 4 and 31"));
+        }
+        if !(8..=128).contains(&self.password_min_length) {
+            problems.push(FieldProblem::new("password_min_length", "must be between 8 and 128"));
+        }
+        if self.login_attempts_per_minute_per_email == 0 || self.login_attempts_per_minute_per_ip == 0 {
+            problems.push(FieldProblem::new("login_attempts_per_minute_per_email", "login budgets must be at least 1"));
+        }
+        if !(1..=90).contains(&self.invitation_ttl_days) {
+            problems.push(FieldProblem::new("invitation_ttl_days", "must be between 1 and 90"));
+        }
         problems
     }
 }

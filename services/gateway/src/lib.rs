@@ -1,8 +1,23 @@
-//! The gateway: SignalOps' HTTP front door. It hosts the ingest and admin
-//! APIs under `/v1` and the health endpoints every service has.
+//! The gateway: SignalOps' HTTP front door. It hosts the admin API (and, with
+//! issue 4, the ingest API) under `/v1`, and the health endpoints every
+//! service has.
 
+pub mod api_keys;
+pub mod audit;
+pub mod auth;
 pub mod config;
+pub mod extract;
+pub mod invitations;
+pub mod members;
+pub mod openapi;
+pub mod pagination;
+pub mod problem;
+pub mod roles;
+pub mod security_headers;
 pub mod startup;
+pub mod state;
+pub mod system_events;
+pub mod tenant;
 
 pub use config::GatewayConfig;
 pub use startup::Application;

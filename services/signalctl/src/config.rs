@@ -2,7 +2,7 @@
 //! `SIGNALOPS_*` environment), plus the owner role's URL for admin work.
 
 use serde::Deserialize;
-use signalops_platform::config::{self, DatabaseSettings, FieldProblem, KafkaSettings, Secret, Validate, nested};
+use signalops_platform::config::{self, ApiKeySettings, DatabaseSettings, FieldProblem, KafkaSettings, Validate, nested};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 // Unknown sections belong to other services sharing the environment.
@@ -11,34 +11,6 @@ pub struct CtlConfig {
     pub kafka: KafkaSettings,
     pub database: DatabaseSettings,
     pub api_keys: ApiKeySettings,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ApiKeySettings {
-    /// Server-side secret mixed into every stored key digest.
-    pub pepper: Secret,
-    /// The `<env>` part of new keys: `live`, `test`, `dev`, …
-    pub environment: String,
-}
-
-impl Default for ApiKeySettings {
-    fn default() -> Self {
-        Self { pepper: Secret::default(), environment: "live".into() }
-    }
-}
-
-impl Validate for ApiKeySettings {
-    fn validate(&self) -> Vec<FieldProblem> {
-        let mut problems = Vec::new();
-        if self.pepper.expose().len() < 32 {
-            problems.push(FieldProblem::new("pepper", "must be at least 32 characters (generate with `openssl rand -hex 32`)"));
-        }
-        if !(2..=8).contains(&self.environment.len()) || !self.environment.bytes().all(|b| b.is_ascii_lowercase()) {
-            problems.push(FieldProblem::new("environment", "must be 2-8 lowercase letters"));
-        }
-        problems
-    }
 }
 
 impl Validate for CtlConfig {

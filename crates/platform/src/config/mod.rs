@@ -19,7 +19,9 @@ use raw_env::RawEnv;
 use serde::de::DeserializeOwned;
 
 pub use secret::Secret;
-pub use sections::{ConsumerSettings, DatabaseSettings, HttpSettings, KafkaSettings, LogFormat, TelemetrySettings, TopicNames};
+pub use sections::{
+    ApiKeySettings, ConsumerSettings, DatabaseSettings, HttpSettings, KafkaSettings, LogFormat, TelemetrySettings, TopicNames,
+};
 pub use validate::{FieldProblem, Validate, nested};
 
 /// Why a service refused its configuration; each line names one field.

@@ -278,3 +278,37 @@ impl Validate for ConsumerSettings {
         problems
     }
 }
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApiKeySettings {
+    /// Server-side secret mixed into every stored key digest.
+    pub pepper: Secret,
+    /// The `<env>` part of new keys: `live`, `test`, `dev`, …
+    pub environment: String,
+    /// How long a verified key is trusted from memory; revocation takes
+    /// effect across gateway instances within this time.
+    pub cache_ttl_secs: u64,
+}
+
+impl Default for ApiKeySettings {
+    fn default() -> Self {
+        Self { pepper: Secret::default(), environment: "live".into(), cache_ttl_secs: 30 }
+    }
+}
+
+impl Validate for ApiKeySettings {
+    fn validate(&self) -> Vec<FieldProblem> {
+        let mut problems = Vec::new();
+        if self.pepper.expose().len() < 32 {
+            problems.push(FieldProblem::new("pepper", "must be at least 32 characters (generate with `openssl rand -hex 32`)"));
+        }
+        if !(2..=8).contains(&self.environment.len()) || !self.environment.bytes().all(|b| b.is_ascii_lowercase()) {
+            problems.push(FieldProblem::new("environment", "must be 2-8 lowercase letters"));
+        }
+        if !(1..=3_600).contains(&self.cache_ttl_secs) {
+            problems.push(FieldProblem::new("cache_ttl_secs", "must be between 1 and 3600"));
+        }
+        problems
+    }
+}

@@ -4,4 +4,4 @@ mod health;
 mod request_telemetry;
 
 pub use health::{HealthServer, KafkaReadiness, PostgresReadiness, Readiness, ReadinessCheck, configure_health, start_health_server};
-pub use request_telemetry::{REQUEST_ID_HEADER, request_telemetry};
+pub use request_telemetry::{REQUEST_ID_HEADER, RequestId, request_telemetry};

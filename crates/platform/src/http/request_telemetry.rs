@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -16,6 +17,11 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::{metrics, trace_context};
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The request's id, available to handlers (`web::ReqData<RequestId>` or
+/// `HttpRequest::extensions`), e.g. for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
 
 /// Use with `actix_web::middleware::from_fn(request_telemetry)`.
 pub async fn request_telemetry(
@@ -40,6 +46,7 @@ pub async fn request_telemetry(
         let _ = span.set_parent(trace_context::extract(&carried));
     }
 
+    request.extensions_mut().insert(RequestId(request_id.clone()));
     let mut response = next.call(request).instrument(span.clone()).await?;
     let status = response.status().as_u16();
     span.record("http.status_code", status);

@@ -1,0 +1,120 @@
+//! Strict JSON bodies: the right content type (415 otherwise), a size limit
+//! (413), well-formed JSON (400) and fields of the right type, with the
+//! offending field's path named (422).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures::StreamExt;
+use serde::de::DeserializeOwned;
+
+use crate::problem::{ApiError, FieldError};
+
+/// Default body limit of admin endpoints; ingest has its own.
+pub const DEFAULT_JSON_LIMIT: usize = 64 * 1024;
+
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = request.app_data::<web::Data<JsonLimit>>().map_or(DEFAULT_JSON_LIMIT, |l| l.0);
+        let content_type_ok = request
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .is_some_and(|v| v == "application/json" || (v.starts_with("application/") && v.ends_with("+json")));
+        let declared_length = request
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType("send the body as application/json".to_owned()));
+            }
+            if declared_length.is_some_and(|len| len > limit) {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::Malformed(e.to_string()))?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::PayloadTooLarge { limit });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&body).map(JsonBody)
+        })
+    }
+}
+
+/// Overrides the body limit for a scope: `.app_data(web::Data::new(JsonLimit(n)))`.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonLimit(pub usize);
+
+/// Syntax errors are 400; type and field errors are 422 naming the field.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { "(body)".to_owned() } else { path };
+                ApiError::Validation(vec![FieldError::new(field, clean_message(&inner))])
+            }
+            _ => ApiError::Malformed(format!("the body is not valid JSON: {}", clean_message(&inner))),
+        }
+    })
+}
+
+/// serde's message without the " at line x column y" suffix.
+fn clean_message(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(index) => text[..index].to_owned(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Signup {
+        email: String,
+        age: u8,
+    }
+
+    #[test]
+    fn wrong_types_and_unknown_fields_name_the_field() {
+        match parse::<Signup>(br#"{"email": "a@b.c", "age": "old"}"#) {
+            Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "age"),
+            other => panic!("{other:?}"),
+        }
+        match parse::<Signup>(br#"{"email": "a@b.c", "age": 3, "admin": true}"#) {
+            Err(ApiError::Validation(errors)) => assert!(errors[0].message.contains("admin"), "{errors:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn broken_json_is_malformed() {
+        assert!(matches!(parse::<Signup>(b"{\"email\": "), Err(ApiError::Malformed(_))));
+        assert!(matches!(parse::<Signup>(br#"{"email": "a@b.c", "age": 3"#), Err(ApiError::Malformed(_))));
+        assert!(matches!(parse::<Signup>(b"not json"), Err(ApiError::Malformed(_))));
+    }
+}

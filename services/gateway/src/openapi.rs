@@ -1,0 +1,33 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations:
+//! utoipa-actix-web collects every `service(...)` registered under `/v1`.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "SignalOps API", description = "Stream business events into Kafka and manage tenants, people and API keys. Every error is RFC 9457 problem+json."),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Sign-up, sign-in, token refresh and sign-out"),
+        (name = "tenant", description = "The tenant of the caller"),
+        (name = "members", description = "People in a tenant and their roles"),
+        (name = "invitations", description = "Invitations: pending → accepted | declined | expired | revoked"),
+        (name = "api-keys", description = "API keys for machines"),
+        (name = "audit", description = "The audit log of control-plane changes"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))));
+    }
+}

@@ -1,0 +1,17 @@
+//! What every handler can reach: the database, the producer, the config and
+//! the long-lived auth machinery.
+
+use std::sync::Arc;
+
+use signalops_platform::kafka::EventProducer;
+use signalops_platform::postgres::Pool;
+
+use crate::GatewayConfig;
+use crate::auth::rate_limit::LoginLimiter;
+
+pub struct AppState {
+    pub pool: Pool,
+    pub producer: EventProducer,
+    pub config: Arc<GatewayConfig>,
+    pub login_limiter: LoginLimiter,
+}

@@ -1,0 +1,144 @@
+//! Starting a gateway for a test and talking to it.
+#![allow(dead_code)] // each test file uses a different subset
+
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+use signalops_gateway::{Application, GatewayConfig};
+use signalops_platform::config::{ApiKeySettings, DatabaseSettings, LogFormat, Secret, TelemetrySettings};
+use signalops_platform::shutdown::CancellationToken;
+use signalops_testkit::{TestDatabase, TestStack};
+
+pub const PEPPER: &str = "test-pepper-0123456789abcdef0123456789";
+pub const JWT_KEYS: &str = "t1:test-jwt-secret-0123456789abcdef0123456789";
+pub const PASSWORD: &str = "violet-harbour-lantern-42";
+
+pub struct TestApp {
+    pub address: String,
+    pub db: TestDatabase,
+    pub stack: TestStack,
+    pub client: reqwest::Client,
+    pub config: GatewayConfig,
+    stop: CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// A person signed up through the API, with their tokens.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub email: String,
+    pub user_id: String,
+    pub tenant_id: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+pub fn test_config(stack: &TestStack, db: &TestDatabase) -> GatewayConfig {
+    let mut config = GatewayConfig::default();
+    config.kafka = stack.kafka_settings();
+    config.database = DatabaseSettings { url: Secret::new(db.app_url.clone()), pool_max_size: 8, ..DatabaseSettings::default() };
+    config.telemetry = TelemetrySettings { level: "warn".into(), format: LogFormat::Json, otlp_endpoint: None };
+    config.auth.jwt_keys = Secret::new(JWT_KEYS);
+    // Fast hashing keeps the suite quick; the cost is a setting (default 12).
+    config.auth.bcrypt_cost = 4;
+    config.api_keys = ApiKeySettings { pepper: Secret::new(PEPPER), environment: "test".into(), cache_ttl_secs: 1 };
+    config
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut GatewayConfig)) -> TestApp {
+    let stack = TestStack::attach();
+    let db = stack.fresh_database().await.expect("database");
+    let mut config = test_config(&stack, &db);
+    config.http.port = 0;
+    adjust(&mut config);
+    let application = Application::build(config.clone()).await.expect("gateway builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let stop = CancellationToken::new();
+    let stopped = stop.clone();
+    tokio::spawn(async move { application.run_until_stopped(stopped).await });
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    TestApp { address, db, stack, client, config, stop }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A JSON request with an optional bearer token.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn signup(&self, email: &str, tenant_name: &str) -> Person {
+        let response = self
+            .call(Method::POST, "/v1/auth/signup", None, Some(json!({"email": email, "password": PASSWORD, "tenant_name": tenant_name})))
+            .await;
+        let (status, body) = status_and_json(response).await;
+        assert_eq!(status, StatusCode::CREATED, "signup: {body}");
+        person_from(email, &body)
+    }
+
+    pub async fn login(&self, email: &str, tenant_id: Option<&str>) -> Person {
+        let mut body = json!({"email": email, "password": PASSWORD});
+        if let Some(tenant) = tenant_id {
+            body["tenant_id"] = json!(tenant);
+        }
+        let (status, body) = status_and_json(self.call(Method::POST, "/v1/auth/login", None, Some(body)).await).await;
+        assert_eq!(status, StatusCode::OK, "login: {body}");
+        person_from(email, &body)
+    }
+}
+
+/// Reads the status and the JSON body (Null when the body is empty).
+pub async fn status_and_json(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let bytes = response.bytes().await.expect("body");
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    (status, value)
+}
+
+/// Asserts a problem+json response with the given status and `type` slug.
+pub async fn assert_problem(response: Response, status: StatusCode, slug: &str) -> Value {
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let (actual, body) = status_and_json(response).await;
+    assert_eq!(actual, status, "body: {body}");
+    assert_eq!(content_type, "application/problem+json", "body: {body}");
+    assert_eq!(body["type"], format!("https://signalops.dev/problems/{slug}"), "body: {body}");
+    assert_eq!(body["status"], status.as_u16());
+    body
+}
+
+fn person_from(email: &str, body: &Value) -> Person {
+    let text = |key: &str| body[key].as_str().unwrap_or_else(|| panic!("{key} missing in {body}")).to_owned();
+    Person {
+        email: email.to_owned(),
+        user_id: text("user_id"),
+        tenant_id: text("tenant_id"),
+        access_token: text("access_token"),
+        refresh_token: text("refresh_token"),
+    }
+}
+
+pub fn unique_email(name: &str) -> String {
+    format!("{name}.{}@example.com", uuid::Uuid::new_v4().simple())
+}

@@ -1,0 +1,12 @@
+//! The admin API, driven over real HTTP against an in-process gateway that
+//! uses the real Kafka broker and a fresh PostgreSQL database per test.
+
+mod helpers;
+
+mod api_keys;
+mod auth;
+mod authorization_matrix;
+mod bad_input;
+mod invitations;
+mod members;
+mod surface;
