@@ -38,15 +38,17 @@ pub struct Person {
 }
 
 pub fn test_config(stack: &TestStack, db: &TestDatabase) -> GatewayConfig {
-    let mut config = GatewayConfig::default();
-    config.kafka = stack.kafka_settings();
-    config.database = DatabaseSettings { url: Secret::new(db.app_url.clone()), pool_max_size: 8, ..DatabaseSettings::default() };
-    config.telemetry = TelemetrySettings { level: "warn".into(), format: LogFormat::Json, otlp_endpoint: None };
-    config.auth.jwt_keys = Secret::new(JWT_KEYS);
+    let mut auth = signalops_gateway::config::AuthSettings { jwt_keys: Secret::new(JWT_KEYS), ..Default::default() };
     // Fast hashing keeps the suite quick; the cost is a setting (default 12).
-    config.auth.bcrypt_cost = 4;
-    config.api_keys = ApiKeySettings { pepper: Secret::new(PEPPER), environment: "test".into(), cache_ttl_secs: 1 };
-    config
+    auth.bcrypt_cost = 4;
+    GatewayConfig {
+        kafka: stack.kafka_settings(),
+        database: DatabaseSettings { url: Secret::new(db.app_url.clone()), pool_max_size: 8, ..DatabaseSettings::default() },
+        telemetry: TelemetrySettings { level: "warn".into(), format: LogFormat::Json, otlp_endpoint: None },
+        auth,
+        api_keys: ApiKeySettings { pepper: Secret::new(PEPPER), environment: "test".into(), cache_ttl_secs: 1 },
+        ..GatewayConfig::default()
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
