@@ -60,6 +60,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut GatewayConfig)) -> TestApp 
     let db = stack.fresh_database().await.expect("database");
     let mut config = test_config(&stack, &db);
     config.http.port = 0;
+    // System events go to a topic of this test's own.
+    config.kafka.topics.events = stack.topic("events", 3).await.expect("events topic");
     adjust(&mut config);
     let application = Application::build(config.clone()).await.expect("gateway builds");
     let address = format!("http://127.0.0.1:{}", application.port());
@@ -71,6 +73,35 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut GatewayConfig)) -> TestApp 
 }
 
 impl TestApp {
+    /// Every record on this app's events topic (3 partitions), decoded.
+    pub fn system_events(&self) -> Vec<signalops_proto::Event> {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        use rdkafka::message::Message;
+        use signalops_proto::Message as _;
+        let topic = &self.config.kafka.topics.events;
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &self.stack.brokers)
+            .set("group.id", format!("reader-{}", uuid::Uuid::new_v4().simple()))
+            .create()
+            .expect("reader");
+        let mut tpl = rdkafka::TopicPartitionList::new();
+        let mut expected = 0;
+        for partition in 0..3 {
+            let (low, high) = consumer.fetch_watermarks(topic, partition, std::time::Duration::from_secs(5)).expect("watermarks");
+            expected += high - low;
+            tpl.add_partition_offset(topic, partition, rdkafka::Offset::Beginning).expect("tpl");
+        }
+        consumer.assign(&tpl).expect("assign");
+        let mut events = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while (events.len() as i64) < expected && std::time::Instant::now() < deadline {
+            if let Some(Ok(message)) = consumer.poll(std::time::Duration::from_millis(200)) {
+                events.push(signalops_proto::Event::decode(message.payload().unwrap_or_default()).expect("envelope"));
+            }
+        }
+        events
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
