@@ -18,6 +18,7 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::api_keys::ApiKeyVerifier;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::extract::JsonLimit;
@@ -52,8 +53,13 @@ impl Application {
             login_limiter: LoginLimiter::new(config.auth.login_attempts_per_minute_per_email, config.auth.login_attempts_per_minute_per_ip),
             config: Arc::new(config),
         });
+        let verifier = web::Data::from(ApiKeyVerifier::start(
+            pool.clone(),
+            state.config.api_keys.pepper.clone(),
+            Duration::from_secs(state.config.api_keys.cache_ttl_secs),
+        ));
         spawn_housekeeping(state.clone());
-        let server = serve(listener, state, jwt)?;
+        let server = serve(listener, state, jwt, verifier)?;
         tracing::info!(port, "gateway listening");
         Ok(Self { port, server, producer, _telemetry: telemetry })
     }
@@ -98,7 +104,7 @@ fn cors(origins: &[String]) -> Cors {
     cors
 }
 
-fn serve(listener: TcpListener, state: web::Data<AppState>, jwt: web::Data<JwtKeys>) -> anyhow::Result<Server> {
+fn serve(listener: TcpListener, state: web::Data<AppState>, jwt: web::Data<JwtKeys>, verifier: web::Data<ApiKeyVerifier>) -> anyhow::Result<Server> {
     let readiness =
         Readiness::new(vec![Arc::new(PostgresReadiness(state.pool.clone())), Arc::new(KafkaReadiness(state.config.kafka.clone()))]);
     let origins = state.config.api.cors_origin_list();
@@ -109,6 +115,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>, jwt: web::Data<JwtKe
             .openapi(ApiDoc::openapi())
             .app_data(state.clone())
             .app_data(jwt.clone())
+            .app_data(verifier.clone())
             .app_data(json_limit.clone())
             .app_data(web::PathConfig::default().error_handler(|e, _| from_actix(e)))
             .app_data(web::QueryConfig::default().error_handler(|e, _| from_actix(e)))

@@ -1,7 +1,7 @@
 //! Request extractors that fail as problem+json.
 
 mod json;
-mod principal;
+pub mod principal;
 
 pub use json::{JsonBody, JsonLimit};
 pub use principal::{BearerToken, Principal};

@@ -1,1 +1,83 @@
-//! See main.rs.
+//! Bad input on every endpoint that takes a body: always a 4xx
+//! problem+json, never a 5xx, never a panic.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{Person, TestApp, spawn_app, status_and_json, unique_email};
+
+/// Every endpoint with a JSON body, with the id placeholders filled in.
+fn body_endpoints(person: &Person) -> Vec<(Method, String, Option<String>)> {
+    let token = Some(person.access_token.clone());
+    vec![
+        (Method::POST, "/v1/auth/signup".into(), None),
+        (Method::POST, "/v1/auth/login".into(), None),
+        (Method::POST, "/v1/auth/refresh".into(), None),
+        (Method::POST, "/v1/auth/logout".into(), None),
+        (Method::POST, "/v1/api-keys".into(), token.clone()),
+        (Method::POST, "/v1/invitations".into(), token.clone()),
+        (Method::POST, "/v1/invitations/accept".into(), None),
+        (Method::POST, "/v1/invitations/decline".into(), None),
+        (Method::PATCH, format!("/v1/members/{}", person.user_id), token),
+    ]
+}
+
+async fn send_raw(app: &TestApp, method: &Method, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> (StatusCode, String, serde_json::Value) {
+    let mut request = app.client.request(method.clone(), app.url(path)).header("content-type", content_type).body(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("request");
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let (status, body) = status_and_json(response).await;
+    (status, content_type, body)
+}
+
+#[tokio::test]
+async fn malformed_wrong_typed_oversized_and_mistyped_bodies_are_4xx_problems() {
+    let app = spawn_app().await;
+    let person = app.signup(&unique_email("owner"), "acme").await;
+    let oversized = format!("{{\"email\": \"{}\"}}", "a".repeat(70 * 1024)).into_bytes();
+    let cases: Vec<(&str, &str, Vec<u8>, StatusCode)> = vec![
+        ("malformed JSON", "application/json", b"{\"email\": ".to_vec(), StatusCode::BAD_REQUEST),
+        ("not JSON at all", "application/json", b"email=a@b.c".to_vec(), StatusCode::BAD_REQUEST),
+        ("an array instead of an object", "application/json", b"[1, 2, 3]".to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
+        ("wrong field types", "application/json", br#"{"email": 42, "password": [], "token": {}, "refresh_token": 7, "scopes": "x", "role": 1}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
+        ("wrong content type", "text/plain", b"{}".to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ("oversized body", "application/json", oversized, StatusCode::PAYLOAD_TOO_LARGE),
+    ];
+    for (method, path, token) in body_endpoints(&person) {
+        for (case, content_type, body, expected) in &cases {
+            let (status, response_type, problem) = send_raw(&app, &method, &path, token.as_deref(), content_type, body.clone()).await;
+            assert_eq!(status, *expected, "{method} {path}, {case}: {problem}");
+            assert_eq!(response_type, "application/problem+json", "{method} {path}, {case}");
+            assert!(problem["type"].as_str().is_some_and(|t| t.starts_with("https://signalops.dev/problems/")), "{problem}");
+        }
+        let unknown = send_raw(&app, &method, &path, token.as_deref(), "application/json", br#"{"unexpected_field": true}"#.to_vec()).await;
+        assert_eq!(unknown.0, StatusCode::UNPROCESSABLE_ENTITY, "{method} {path}, unknown field: {}", unknown.2);
+    }
+}
+
+#[tokio::test]
+async fn bad_path_and_query_parameters_are_4xx_problems() {
+    let app = spawn_app().await;
+    let person = app.signup(&unique_email("owner"), "acme").await;
+    let token = Some(person.access_token.as_str());
+    for (method, path) in [
+        (Method::DELETE, "/v1/api-keys/not-a-uuid"),
+        (Method::PATCH, "/v1/members/not-a-uuid"),
+        (Method::GET, "/v1/invitations/not-a-uuid"),
+        (Method::GET, "/v1/api-keys?limit=0"),
+        (Method::GET, "/v1/api-keys?limit=abc"),
+        (Method::GET, "/v1/api-keys?cursor=%%%"),
+        (Method::GET, "/v1/members?limit=100000"),
+        (Method::GET, "/v1/audit-log?cursor=bm9wZQ"),
+    ] {
+        let body = if method == Method::PATCH { Some(json!({"role": "viewer"})) } else { None };
+        let response = app.call(method.clone(), path, token, body).await;
+        let status = response.status();
+        let (_, problem) = status_and_json(response).await;
+        assert!(status.is_client_error(), "{method} {path}: {status} {problem}");
+        assert!(problem["type"].as_str().is_some(), "{method} {path}: {problem}");
+    }
+}

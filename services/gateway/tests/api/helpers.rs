@@ -63,6 +63,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut GatewayConfig)) -> TestApp 
     // System events go to a topic of this test's own.
     config.kafka.topics.events = stack.topic("events", 3).await.expect("events topic");
     adjust(&mut config);
+    // Port 0 for this instance; remember the real settings for second_instance.
     let application = Application::build(config.clone()).await.expect("gateway builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let stop = CancellationToken::new();
@@ -125,6 +126,30 @@ impl TestApp {
         let (status, body) = status_and_json(response).await;
         assert_eq!(status, StatusCode::CREATED, "signup: {body}");
         person_from(email, &body)
+    }
+
+    /// Adds a person with `role` to a tenant directly in the database (as
+    /// the superuser, bypassing the API) and signs them in.
+    pub async fn add_member(&self, tenant_id: &str, role: &str) -> Person {
+        let email = unique_email(role);
+        let hash = bcrypt::hash(PASSWORD, 4).expect("hash");
+        let user_id = uuid::Uuid::now_v7();
+        let tenant: uuid::Uuid = tenant_id.parse().expect("tenant id");
+        let db = self.db.superuser().await.expect("superuser");
+        db.execute("INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)", &[&user_id, &email, &hash]).await.expect("user");
+        db.execute("INSERT INTO memberships (tenant_id, user_id, role) VALUES ($1, $2, $3)", &[&tenant, &user_id, &role]).await.expect("membership");
+        self.login(&email, Some(tenant_id)).await
+    }
+
+    /// Another gateway instance on the same database and topics.
+    pub async fn second_instance(&self) -> TestApp {
+        let config = self.config.clone();
+        let application = Application::build(config.clone()).await.expect("gateway builds");
+        let address = format!("http://127.0.0.1:{}", application.port());
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        tokio::spawn(async move { application.run_until_stopped(stopped).await });
+        TestApp { address, db: self.db.clone(), stack: self.stack.clone(), client: self.client.clone(), config, stop }
     }
 
     pub async fn login(&self, email: &str, tenant_id: Option<&str>) -> Person {
