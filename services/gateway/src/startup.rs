@@ -51,8 +51,10 @@ impl Application {
             pool: pool.clone(),
             producer: producer.clone(),
             login_limiter: LoginLimiter::new(config.auth.login_attempts_per_minute_per_email, config.auth.login_attempts_per_minute_per_ip),
+            outbox: Arc::new(tokio::sync::Notify::new()),
             config: Arc::new(config),
         });
+        crate::system_events::spawn_relay(pool.clone(), producer.clone(), state.config.kafka.topics.events.clone(), state.outbox.clone());
         let verifier = web::Data::from(ApiKeyVerifier::start(
             pool.clone(),
             state.config.api_keys.pepper.clone(),

@@ -14,4 +14,6 @@ pub struct AppState {
     pub producer: EventProducer,
     pub config: Arc<GatewayConfig>,
     pub login_limiter: LoginLimiter,
+    /// Wakes the system-event relay after a commit that staged events.
+    pub outbox: Arc<tokio::sync::Notify>,
 }

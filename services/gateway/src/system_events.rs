@@ -1,21 +1,31 @@
-//! System events (`signalops.user.signed_up`, `signalops.invitation.*`, …)
-//! appended to the events topic after the change they describe committed,
-//! so consumers (the welcome flow, rules) can act on them.
+//! System events (`signalops.user.signed_up`, `signalops.invitation.*`, …).
+//!
+//! A handler *stages* the event in the transaction of the change it
+//! describes (the `outbox` table), so a committed change always gets its
+//! event and a rolled-back one never does. A relay task appends staged
+//! events to the events topic and deletes them once Kafka acknowledged; a
+//! crash in between re-sends, so delivery is at-least-once with a stable
+//! event id consumers can deduplicate on.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 use signalops_platform::TenantId;
-use signalops_platform::kafka::OutgoingRecord;
+use signalops_platform::kafka::{EventProducer, OutgoingRecord};
+use signalops_platform::postgres::Pool;
 use signalops_proto::{ENVELOPE_SCHEMA_VERSION, Event, Message};
+use tokio::sync::Notify;
+use tokio_postgres::GenericClient;
 
 use crate::state::AppState;
 
 pub const SOURCE: &str = "/signalops/control-plane";
+const RELAY_BATCH: i64 = 500;
 
-/// Appends one system event; a failure is logged, not returned: the change
-/// itself has committed and must not be reported as failed.
-pub async fn emit(state: &AppState, tenant: TenantId, event_type: &str, subject: &str, data: Value) {
+fn envelope(tenant: TenantId, event_type: &str, subject: &str, data: &Value) -> Event {
     let now = chrono::Utc::now();
-    let event = Event {
+    Event {
         id: uuid::Uuid::now_v7().to_string(),
         tenant_id: tenant.to_string(),
         r#type: event_type.to_owned(),
@@ -24,17 +34,85 @@ pub async fn emit(state: &AppState, tenant: TenantId, event_type: &str, subject:
         time: Some(signalops_proto::time::to_timestamp(now)),
         received_at: Some(signalops_proto::time::to_timestamp(now)),
         data_content_type: "application/json".to_owned(),
-        data: serde_json::to_vec(&data).unwrap_or_default(),
+        data: serde_json::to_vec(data).unwrap_or_default(),
         schema_version: ENVELOPE_SCHEMA_VERSION,
-    };
-    let headers = signalops_proto::headers::envelope_headers(&event).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    let record = OutgoingRecord {
-        topic: state.config.kafka.topics.events.clone(),
-        key: Some(tenant.to_string().into_bytes()),
-        payload: event.encode_to_vec(),
-        headers,
-    };
-    if let Err(error) = state.producer.send(record).await {
-        tracing::error!(%error, event_type, tenant_id = %tenant, "system event not appended");
     }
+}
+
+/// Stages an event in the caller's transaction (whose tenant must be `tenant`).
+pub async fn stage<C: GenericClient>(tx: &C, tenant: TenantId, event_type: &str, subject: &str, data: Value) -> Result<(), tokio_postgres::Error> {
+    let event = envelope(tenant, event_type, subject, &data);
+    tx.execute(
+        "INSERT INTO outbox (tenant_id, event_id, envelope) VALUES ($1, $2, $3)",
+        &[&tenant.as_uuid(), &event.id, &event.encode_to_vec()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Stages and commits an event on its own, for changes that happened
+/// outside a tenant transaction; prefer `stage` inside the change's own.
+pub async fn emit(state: &AppState, tenant: TenantId, event_type: &str, subject: &str, data: Value) {
+    let result = async {
+        let mut client = state.pool.get().await?;
+        let tx = signalops_platform::postgres::begin_tenant_tx(&mut client, tenant).await?;
+        stage(&tx, tenant, event_type, subject, data).await?;
+        tx.commit().await?;
+        anyhow::Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => state.outbox.notify_one(),
+        Err(error) => tracing::error!(error = %format!("{error:#}"), event_type, "system event not staged"),
+    }
+}
+
+/// Relays staged events until the process stops: at once when notified,
+/// and every second otherwise (events staged by other instances, retries).
+pub fn spawn_relay(pool: Pool, producer: EventProducer, topic: String, wake: Arc<Notify>) {
+    tokio::spawn(async move {
+        loop {
+            match relay_once(&pool, &producer, &topic).await {
+                Ok(sent) if sent as i64 == RELAY_BATCH => continue,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(error = %format!("{error:#}"), "system event relay failed; retrying"),
+            }
+            tokio::select! {
+                () = wake.notified() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    });
+}
+
+/// Sends one batch; rows are deleted only after Kafka acknowledged them.
+async fn relay_once(pool: &Pool, producer: &EventProducer, topic: &str) -> anyhow::Result<usize> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT set_config('app.outbox_relay', 'on', true)", &[]).await?;
+    let rows = tx
+        .query("SELECT id, tenant_id, envelope FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", &[&RELAY_BATCH])
+        .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let records: Vec<OutgoingRecord> = rows
+        .iter()
+        .map(|row| {
+            let tenant: uuid::Uuid = row.get(1);
+            let bytes: Vec<u8> = row.get(2);
+            let headers = Event::decode(bytes.as_slice())
+                .map(|event| signalops_proto::headers::envelope_headers(&event).into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                .unwrap_or_default();
+            OutgoingRecord { topic: topic.to_owned(), key: Some(tenant.to_string().into_bytes()), payload: bytes, headers }
+        })
+        .collect();
+    let results = producer.send_all(records).await;
+    let sent: Vec<i64> = rows.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(row, _)| row.get(0)).collect();
+    if let Some(Err(error)) = results.iter().find(|r| r.is_err()) {
+        tracing::warn!(%error, unsent = results.len() - sent.len(), "some system events were not acknowledged; will retry");
+    }
+    tx.execute("DELETE FROM outbox WHERE id = ANY($1)", &[&sent]).await?;
+    tx.commit().await?;
+    Ok(sent.len())
 }

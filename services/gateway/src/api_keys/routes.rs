@@ -133,9 +133,10 @@ pub async fn create_api_key(state: web::Data<AppState>, principal: Principal, re
     let created = view(&row);
     let entry = AuditEntry { actor: user_actor(principal.user_id), action: "api_key.created", target: created.prefix.clone(), details: json!({"scopes": created.scopes, "label": created.label}) };
     audit::record(&tx, principal.tenant_id.as_uuid(), audit::request_id(&request).as_deref(), entry).await?;
-    tx.commit().await?;
     let data = json!({"api_key_id": created.id, "prefix": created.prefix, "scopes": created.scopes, "created_by": principal.user_id});
-    system_events::emit(&state, principal.tenant_id, "signalops.api_key.created", &format!("api_key/{}", created.id), data).await;
+    system_events::stage(&tx, principal.tenant_id, "signalops.api_key.created", &format!("api_key/{}", created.id), data).await?;
+    tx.commit().await?;
+    state.outbox.notify_one();
     Ok(HttpResponse::Created().json(CreatedApiKey { view: created, key: key.expose().to_owned() }))
 }
 
@@ -162,9 +163,11 @@ pub async fn revoke_api_key(
     let prefix: String = row.get(0);
     let entry = AuditEntry { actor: user_actor(principal.user_id), action: "api_key.revoked", target: prefix.clone(), details: json!({}) };
     audit::record(&tx, principal.tenant_id.as_uuid(), audit::request_id(&request).as_deref(), entry).await?;
+    let data = json!({"api_key_id": id, "prefix": prefix});
+    system_events::stage(&tx, principal.tenant_id, "signalops.api_key.revoked", &format!("api_key/{id}"), data).await?;
     tx.commit().await?;
+    state.outbox.notify_one();
     verifier.invalidate(&prefix).await;
-    system_events::emit(&state, principal.tenant_id, "signalops.api_key.revoked", &format!("api_key/{id}"), json!({"api_key_id": id, "prefix": prefix})).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
