@@ -44,6 +44,17 @@ async fn a_key_is_shown_once_listed_without_its_secret_and_usable_both_ways() {
     })
     .await;
     assert!(used.is_some(), "last_used_at recorded");
+
+    // The change's system event was staged with it and relayed to Kafka.
+    let relayed = eventually(Duration::from_secs(10), || async {
+        app.system_events().into_iter().find(|e| e.r#type == "signalops.api_key.created")
+    })
+    .await
+    .expect("signalops.api_key.created on the events topic");
+    assert_eq!(relayed.tenant_id, owner.tenant_id);
+    assert_eq!(relayed.source, "/signalops/control-plane");
+    let data: Value = serde_json::from_slice(&relayed.data).expect("json data");
+    assert_eq!(data["prefix"], created["prefix"]);
 }
 
 #[tokio::test]
