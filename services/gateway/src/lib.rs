@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod extract;
+pub mod ingest;
 pub mod invitations;
 pub mod members;
 pub mod openapi;

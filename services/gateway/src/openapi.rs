@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
         (name = "invitations", description = "Invitations: pending → accepted | declined | expired | revoked"),
         (name = "api-keys", description = "API keys for machines"),
         (name = "audit", description = "The audit log of control-plane changes"),
+        (name = "events", description = "Sending events (API key with events:write)"),
     )
 )]
 pub struct ApiDoc;

@@ -26,7 +26,7 @@ use crate::openapi::ApiDoc;
 use crate::problem::{ApiError, from_actix};
 use crate::security_headers::{docs_policy, security_headers};
 use crate::state::AppState;
-use crate::{GatewayConfig, api_keys, audit, auth, invitations, members, tenant};
+use crate::{GatewayConfig, api_keys, audit, auth, ingest, invitations, members, tenant};
 
 pub struct Application {
     port: u16,
@@ -128,6 +128,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>, jwt: web::Data<JwtKe
                     .configure(members::routes::configure)
                     .configure(invitations::routes::configure)
                     .configure(api_keys::routes::configure)
+                    .configure(ingest::routes::configure)
                     .service(audit::list_audit_log),
             )
             .split_for_parts();

@@ -1,6 +1,6 @@
 //! Request extractors that fail as problem+json.
 
-mod json;
+pub mod json;
 pub mod principal;
 
 pub use json::{JsonBody, JsonLimit};

@@ -7,6 +7,7 @@ mod api_keys;
 mod auth;
 mod authorization_matrix;
 mod bad_input;
+mod ingest;
 mod invitations;
 mod members;
 mod surface;
