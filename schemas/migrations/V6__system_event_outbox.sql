@@ -18,4 +18,5 @@ CREATE POLICY tenant_isolation ON outbox
 CREATE POLICY relay ON outbox FOR ALL
     USING (current_setting('app.outbox_relay', true) = 'on');
 
-GRANT SELECT, INSERT, DELETE ON outbox TO signalops_app;
+-- UPDATE is needed for the relay's SELECT … FOR UPDATE SKIP LOCKED.
+GRANT SELECT, INSERT, UPDATE, DELETE ON outbox TO signalops_app;

@@ -19,17 +19,22 @@ use tracing_subscriber::{EnvFilter, Layer};
 use crate::config::{LogFormat, TelemetrySettings};
 
 /// Flushes pending spans when dropped; keep it alive for the life of `main`.
+/// It flushes rather than shuts the provider down: tests start several
+/// services in one process, and one of them stopping must not switch
+/// tracing off for the others. One provider serves the whole process.
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
 }
 
 impl Drop for TelemetryGuard {
     fn drop(&mut self) {
-        if let Err(error) = self.provider.shutdown() {
+        if let Err(error) = self.provider.force_flush() {
             eprintln!("telemetry: flushing spans failed: {error}");
         }
     }
 }
+
+static PROVIDER: std::sync::OnceLock<SdkTracerProvider> = std::sync::OnceLock::new();
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
@@ -42,6 +47,9 @@ pub enum TelemetryError {
 /// Installs the global subscriber and propagator. A second call (as in tests
 /// that start several services in one process) keeps the first subscriber.
 pub fn init(service: &'static str, settings: &TelemetrySettings) -> Result<TelemetryGuard, TelemetryError> {
+    if let Some(provider) = PROVIDER.get() {
+        return Ok(TelemetryGuard { provider: provider.clone() });
+    }
     let provider = tracer_provider(service, settings)?;
     opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),
@@ -63,8 +71,9 @@ pub fn init(service: &'static str, settings: &TelemetrySettings) -> Result<Telem
         LogFormat::Json => json_layer(service, std::io::stdout as fn() -> std::io::Stdout).with_filter(filter).boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(true).with_filter(filter).boxed(),
     };
-    // Ignore "already set": tests start several services in one process.
+    // Ignore "already set": another subscriber may have been installed first.
     let _ = tracing_subscriber::registry().with(otel).with(output).try_init();
+    let _ = PROVIDER.set(provider.clone());
     Ok(TelemetryGuard { provider })
 }
 

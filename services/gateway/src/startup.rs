@@ -106,7 +106,12 @@ fn cors(origins: &[String]) -> Cors {
     cors
 }
 
-fn serve(listener: TcpListener, state: web::Data<AppState>, jwt: web::Data<JwtKeys>, verifier: web::Data<ApiKeyVerifier>) -> anyhow::Result<Server> {
+fn serve(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    jwt: web::Data<JwtKeys>,
+    verifier: web::Data<ApiKeyVerifier>,
+) -> anyhow::Result<Server> {
     let readiness =
         Readiness::new(vec![Arc::new(PostgresReadiness(state.pool.clone())), Arc::new(KafkaReadiness(state.config.kafka.clone()))]);
     let origins = state.config.api.cors_origin_list();

@@ -40,7 +40,13 @@ fn envelope(tenant: TenantId, event_type: &str, subject: &str, data: &Value) -> 
 }
 
 /// Stages an event in the caller's transaction (whose tenant must be `tenant`).
-pub async fn stage<C: GenericClient>(tx: &C, tenant: TenantId, event_type: &str, subject: &str, data: Value) -> Result<(), tokio_postgres::Error> {
+pub async fn stage<C: GenericClient>(
+    tx: &C,
+    tenant: TenantId,
+    event_type: &str,
+    subject: &str,
+    data: Value,
+) -> Result<(), tokio_postgres::Error> {
     let event = envelope(tenant, event_type, subject, &data);
     tx.execute(
         "INSERT INTO outbox (tenant_id, event_id, envelope) VALUES ($1, $2, $3)",
@@ -90,9 +96,7 @@ async fn relay_once(pool: &Pool, producer: &EventProducer, topic: &str) -> anyho
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     tx.execute("SELECT set_config('app.outbox_relay', 'on', true)", &[]).await?;
-    let rows = tx
-        .query("SELECT id, tenant_id, envelope FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", &[&RELAY_BATCH])
-        .await?;
+    let rows = tx.query("SELECT id, tenant_id, envelope FROM outbox ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED", &[&RELAY_BATCH]).await?;
     if rows.is_empty() {
         return Ok(0);
     }

@@ -91,7 +91,11 @@ fn view(row: &tokio_postgres::Row) -> ApiKeyView {
 #[utoipa::path(tag = "api-keys", params(PageQuery), responses((status = 200, body = Page<ApiKeyView>), (status = 403, body = crate::problem::Problem)), security(("bearer" = [])))]
 #[get("/api-keys")]
 #[tracing::instrument(skip_all, fields(tenant_id = %principal.tenant_id))]
-pub async fn list_api_keys(state: web::Data<AppState>, principal: Principal, query: web::Query<PageQuery>) -> ApiResult<web::Json<Page<ApiKeyView>>> {
+pub async fn list_api_keys(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<ApiKeyView>>> {
     let limit = query.limit(state.config.api.max_page_size)?;
     let after: Option<(DateTime<Utc>, Uuid)> = query.after()?;
     let (after_at, after_id) = after.map_or((None, None), |(at, id)| (Some(at), Some(id)));
@@ -116,7 +120,12 @@ pub async fn list_api_keys(state: web::Data<AppState>, principal: Principal, que
 #[utoipa::path(tag = "api-keys", request_body = CreateApiKey, responses((status = 201, body = CreatedApiKey), (status = 403, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem)), security(("bearer" = [])))]
 #[post("/api-keys")]
 #[tracing::instrument(skip_all, fields(tenant_id = %principal.tenant_id))]
-pub async fn create_api_key(state: web::Data<AppState>, principal: Principal, request: HttpRequest, body: JsonBody<CreateApiKey>) -> ApiResult<HttpResponse> {
+pub async fn create_api_key(
+    state: web::Data<AppState>,
+    principal: Principal,
+    request: HttpRequest,
+    body: JsonBody<CreateApiKey>,
+) -> ApiResult<HttpResponse> {
     let body = body.0;
     body.validate()?;
     let key = ApiKey::generate(&state.config.api_keys.environment);
@@ -131,7 +140,12 @@ pub async fn create_api_key(state: web::Data<AppState>, principal: Principal, re
         )
         .await?;
     let created = view(&row);
-    let entry = AuditEntry { actor: user_actor(principal.user_id), action: "api_key.created", target: created.prefix.clone(), details: json!({"scopes": created.scopes, "label": created.label}) };
+    let entry = AuditEntry {
+        actor: user_actor(principal.user_id),
+        action: "api_key.created",
+        target: created.prefix.clone(),
+        details: json!({"scopes": created.scopes, "label": created.label}),
+    };
     audit::record(&tx, principal.tenant_id.as_uuid(), audit::request_id(&request).as_deref(), entry).await?;
     let data = json!({"api_key_id": created.id, "prefix": created.prefix, "scopes": created.scopes, "created_by": principal.user_id});
     system_events::stage(&tx, principal.tenant_id, "signalops.api_key.created", &format!("api_key/{}", created.id), data).await?;
@@ -185,7 +199,12 @@ pub struct CurrentApiKey {
 #[get("/api-keys/current")]
 pub async fn current_api_key(auth: ApiKeyAuth) -> web::Json<CurrentApiKey> {
     let identity = auth.0;
-    web::Json(CurrentApiKey { id: identity.key_id, prefix: identity.prefix, tenant_id: identity.tenant_id.as_uuid(), scopes: identity.scopes })
+    web::Json(CurrentApiKey {
+        id: identity.key_id,
+        prefix: identity.prefix,
+        tenant_id: identity.tenant_id.as_uuid(),
+        scopes: identity.scopes,
+    })
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

@@ -106,7 +106,10 @@ impl ApiKeyVerifier {
         let tx = client.transaction().await?;
         tx.execute("SELECT set_config('app.api_key_prefix', $1, true)", &[&prefix]).await?;
         let row = tx
-            .query_opt("SELECT id, tenant_id, digest, scopes, expires_at, revoked_at IS NOT NULL FROM api_keys WHERE prefix = $1", &[&prefix])
+            .query_opt(
+                "SELECT id, tenant_id, digest, scopes, expires_at, revoked_at IS NOT NULL FROM api_keys WHERE prefix = $1",
+                &[&prefix],
+            )
             .await?;
         tx.commit().await?;
         Ok(row.map(|r| StoredKey {
@@ -190,7 +193,11 @@ mod tests {
 
     /// A verifier whose database does not exist: any lookup fails with 503.
     fn offline_verifier() -> Arc<ApiKeyVerifier> {
-        let settings = DatabaseSettings { url: Secret::new("postgres://nobody:pw@127.0.0.1:1/none"), connect_timeout_ms: 500, ..DatabaseSettings::default() };
+        let settings = DatabaseSettings {
+            url: Secret::new("postgres://nobody:pw@127.0.0.1:1/none"),
+            connect_timeout_ms: 500,
+            ..DatabaseSettings::default()
+        };
         let pool = signalops_platform::postgres::connect_pool(&settings).expect("pool");
         ApiKeyVerifier::start(pool, Secret::new("pepper-0123456789abcdef0123456789ab"), Duration::from_secs(5))
     }
@@ -211,7 +218,12 @@ mod tests {
 
     #[test]
     fn scopes_are_enforced() {
-        let identity = ApiKeyIdentity { key_id: Uuid::nil(), tenant_id: TenantId::new(), prefix: "so_test_x".into(), scopes: vec!["events:read".into()] };
+        let identity = ApiKeyIdentity {
+            key_id: Uuid::nil(),
+            tenant_id: TenantId::new(),
+            prefix: "so_test_x".into(),
+            scopes: vec!["events:read".into()],
+        };
         assert!(identity.require("events:read").is_ok());
         assert!(matches!(identity.require("events:write"), Err(ApiError::Forbidden(_))));
     }

@@ -15,15 +15,18 @@ use crate::problem::{ApiError, FieldError};
 /// Default body limit of admin endpoints; ingest has its own.
 pub const DEFAULT_JSON_LIMIT: usize = 64 * 1024;
 
+/// A JSON body. `LIMIT` (bytes) overrides the configured admin limit for
+/// endpoints that take larger bodies, e.g. `JsonBody<Event, { 1 << 20 }>`.
 #[derive(Debug)]
-pub struct JsonBody<T>(pub T);
+pub struct JsonBody<T, const LIMIT: usize = 0>(pub T);
 
-impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for JsonBody<T, LIMIT> {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = request.app_data::<web::Data<JsonLimit>>().map_or(DEFAULT_JSON_LIMIT, |l| l.0);
+        let configured = request.app_data::<web::Data<JsonLimit>>().map_or(DEFAULT_JSON_LIMIT, |l| l.0);
+        let limit = if LIMIT > 0 { LIMIT } else { configured };
         let content_type_ok = request
             .headers()
             .get(actix_web::http::header::CONTENT_TYPE)

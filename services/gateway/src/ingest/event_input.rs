@@ -36,7 +36,9 @@ pub struct EventInput {
 pub fn valid_type(event_type: &str) -> bool {
     !event_type.is_empty()
         && event_type.len() <= MAX_TYPE_LENGTH
-        && event_type.split(['.', '_', '-']).all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        && event_type
+            .split(['.', '_', '-'])
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }
 
 impl EventInput {

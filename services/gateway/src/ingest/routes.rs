@@ -12,6 +12,9 @@ use crate::extract::JsonBody;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
+/// Room for a 64 KiB `data` plus the envelope fields and JSON escaping.
+const SINGLE_EVENT_LIMIT: usize = 256 * 1024;
+
 /// The receipt: the event is durable in Kafka at this partition and offset.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Receipt {
@@ -38,7 +41,11 @@ pub struct Receipt {
 )]
 #[post("/events")]
 #[tracing::instrument(skip_all, fields(tenant_id = %auth.0.tenant_id, event_type = tracing::field::Empty))]
-pub async fn ingest_event(state: web::Data<AppState>, auth: ApiKeyAuth, body: JsonBody<EventInput>) -> ApiResult<HttpResponse> {
+pub async fn ingest_event(
+    state: web::Data<AppState>,
+    auth: ApiKeyAuth,
+    body: JsonBody<EventInput, SINGLE_EVENT_LIMIT>,
+) -> ApiResult<HttpResponse> {
     auth.0.require("events:write")?;
     let tenant = auth.0.tenant_id;
     let event = body.0.into_envelope(tenant, chrono::Utc::now())?;
@@ -53,7 +60,12 @@ pub async fn ingest_event(state: web::Data<AppState>, auth: ApiKeyAuth, body: Js
     // Whatever the cause (broker down, topic missing), the event is not
     // durable: say so and let the client retry.
     let delivered = state.producer.send(record).await.map_err(|error: ProduceError| ApiError::Unavailable(error.to_string()))?;
-    Ok(HttpResponse::Accepted().json(Receipt { id: event.id, status: "accepted", partition: delivered.partition, offset: delivered.offset }))
+    Ok(HttpResponse::Accepted().json(Receipt {
+        id: event.id,
+        status: "accepted",
+        partition: delivered.partition,
+        offset: delivered.offset,
+    }))
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

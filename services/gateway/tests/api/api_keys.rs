@@ -9,7 +9,8 @@ use signalops_testkit::eventually;
 use crate::helpers::{TestApp, assert_problem, spawn_app, status_and_json, unique_email};
 
 async fn create_key(app: &TestApp, token: &str, scopes: &[&str]) -> Value {
-    let (status, body) = status_and_json(app.call(Method::POST, "/v1/api-keys", Some(token), Some(json!({"label": "ci", "scopes": scopes}))).await).await;
+    let (status, body) =
+        status_and_json(app.call(Method::POST, "/v1/api-keys", Some(token), Some(json!({"label": "ci", "scopes": scopes}))).await).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body
 }
@@ -32,7 +33,8 @@ async fn a_key_is_shown_once_listed_without_its_secret_and_usable_both_ways() {
     assert!(!list.to_string().contains(&key[20..]), "the secret never appears in a list: {list}");
     assert_eq!(list["items"][0]["scopes"], json!(["events:write", "events:read"]));
 
-    let (status, current) = status_and_json(app.client.get(app.url("/v1/api-keys/current")).bearer_auth(&key).send().await.expect("request")).await;
+    let (status, current) =
+        status_and_json(app.client.get(app.url("/v1/api-keys/current")).bearer_auth(&key).send().await.expect("request")).await;
     assert_eq!(status, StatusCode::OK, "{current}");
     assert_eq!(current["tenant_id"], json!(owner.tenant_id));
     assert_eq!(use_key(&app, &key).await, StatusCode::OK, "x-api-key works too");
@@ -46,11 +48,10 @@ async fn a_key_is_shown_once_listed_without_its_secret_and_usable_both_ways() {
     assert!(used.is_some(), "last_used_at recorded");
 
     // The change's system event was staged with it and relayed to Kafka.
-    let relayed = eventually(Duration::from_secs(10), || async {
-        app.system_events().into_iter().find(|e| e.r#type == "signalops.api_key.created")
-    })
-    .await
-    .expect("signalops.api_key.created on the events topic");
+    let relayed =
+        eventually(Duration::from_secs(10), || async { app.system_events().into_iter().find(|e| e.r#type == "signalops.api_key.created") })
+            .await
+            .expect("signalops.api_key.created on the events topic");
     assert_eq!(relayed.tenant_id, owner.tenant_id);
     assert_eq!(relayed.source, "/signalops/control-plane");
     let data: Value = serde_json::from_slice(&relayed.data).expect("json data");
@@ -71,7 +72,8 @@ async fn a_revoked_key_stops_working_on_every_instance_within_the_cache_ttl() {
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(use_key(&app, key).await, StatusCode::UNAUTHORIZED, "at once where it was revoked");
     // cache_ttl_secs is 1 in tests.
-    let refused = eventually(Duration::from_secs(5), || async { (use_key(&other, key).await == StatusCode::UNAUTHORIZED).then_some(()) }).await;
+    let refused =
+        eventually(Duration::from_secs(5), || async { (use_key(&other, key).await == StatusCode::UNAUTHORIZED).then_some(()) }).await;
     assert!(refused.is_some(), "refused on the other instance after the TTL");
 
     let again = app.call(Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&owner.access_token), None).await;
@@ -100,7 +102,8 @@ async fn typos_unknown_keys_and_missing_keys_are_401_problems() {
     let last = typo.len() - 1;
     typo[last] = if typo[last] == b'a' { b'b' } else { b'a' };
     let typo = String::from_utf8(typo).expect("ascii");
-    for presented in [typo.as_str(), "so_test_nonsense", &signalops_platform::api_keys::ApiKey::generate("test").expose().to_owned()] {
+    let unknown = signalops_platform::api_keys::ApiKey::generate("test");
+    for presented in [typo.as_str(), "so_test_nonsense", unknown.expose()] {
         let response = app.client.get(app.url("/v1/api-keys/current")).header("x-api-key", presented).send().await.expect("request");
         assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
@@ -112,7 +115,13 @@ async fn scopes_and_inputs_are_validated_field_by_field() {
     let app = spawn_app().await;
     let owner = app.signup(&unique_email("owner"), "acme").await;
     let body = assert_problem(
-        app.call(Method::POST, "/v1/api-keys", Some(&owner.access_token), Some(json!({"scopes": ["events:write", "root"], "expires_in_days": 0}))).await,
+        app.call(
+            Method::POST,
+            "/v1/api-keys",
+            Some(&owner.access_token),
+            Some(json!({"scopes": ["events:write", "root"], "expires_in_days": 0})),
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation-failed",
     )
@@ -158,7 +167,12 @@ async fn another_tenants_key_is_not_found() {
     let b = app.signup(&unique_email("b"), "b").await;
     let b_key = create_key(&app, &b.access_token, &["events:write"]).await;
     let id = b_key["id"].as_str().expect("id");
-    assert_problem(app.call(Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&a.access_token), None).await, StatusCode::NOT_FOUND, "not-found").await;
+    assert_problem(
+        app.call(Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&a.access_token), None).await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
     let (_, a_list) = status_and_json(app.call(Method::GET, "/v1/api-keys", Some(&a.access_token), None).await).await;
     assert_eq!(a_list["items"].as_array().map(Vec::len), Some(0));
     assert_eq!(use_key(&app, b_key["key"].as_str().expect("key")).await, StatusCode::OK, "b's key still works");

@@ -19,12 +19,19 @@ struct Targets {
 async fn fresh_targets(app: &TestApp, owner: &Person) -> Targets {
     let member = app.add_member(&owner.tenant_id, "member").await;
     let (status, invitation) = status_and_json(
-        app.call(Method::POST, "/v1/invitations", Some(&owner.access_token), Some(json!({"email": unique_email("invitee"), "role": "viewer"}))).await,
+        app.call(
+            Method::POST,
+            "/v1/invitations",
+            Some(&owner.access_token),
+            Some(json!({"email": unique_email("invitee"), "role": "viewer"})),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{invitation}");
     let (status, key) =
-        status_and_json(app.call(Method::POST, "/v1/api-keys", Some(&owner.access_token), Some(json!({"scopes": ["events:read"]}))).await).await;
+        status_and_json(app.call(Method::POST, "/v1/api-keys", Some(&owner.access_token), Some(json!({"scopes": ["events:read"]}))).await)
+            .await;
     assert_eq!(status, StatusCode::CREATED, "{key}");
     let id = |v: &Value| v["id"].as_str().expect("id").to_owned();
     Targets { member_id: member.user_id, invitation_id: id(&invitation), api_key_id: id(&key) }
@@ -96,6 +103,9 @@ async fn another_tenants_credentials_on_this_tenants_objects_get_404() {
     }
     assert!(failures.is_empty(), "cross-tenant violations:\n{}", failures.join("\n"));
     // And the objects are untouched: the owner still sees them.
-    let (status, _) = status_and_json(app.call(Method::GET, &format!("/v1/invitations/{}", targets.invitation_id), Some(&owner.access_token), None).await).await;
+    let (status, _) = status_and_json(
+        app.call(Method::GET, &format!("/v1/invitations/{}", targets.invitation_id), Some(&owner.access_token), None).await,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
 }

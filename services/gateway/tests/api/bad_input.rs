@@ -22,7 +22,14 @@ fn body_endpoints(person: &Person) -> Vec<(Method, String, Option<String>)> {
     ]
 }
 
-async fn send_raw(app: &TestApp, method: &Method, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> (StatusCode, String, serde_json::Value) {
+async fn send_raw(
+    app: &TestApp,
+    method: &Method,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (StatusCode, String, serde_json::Value) {
     let mut request = app.client.request(method.clone(), app.url(path)).header("content-type", content_type).body(body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -38,18 +45,31 @@ async fn malformed_wrong_typed_oversized_and_mistyped_bodies_are_4xx_problems() 
     let app = spawn_app().await;
     let person = app.signup(&unique_email("owner"), "acme").await;
     let oversized = format!("{{\"email\": \"{}\"}}", "a".repeat(70 * 1024)).into_bytes();
-    let cases: Vec<(&str, &str, Vec<u8>, StatusCode)> = vec![
-        ("malformed JSON", "application/json", b"{\"email\": ".to_vec(), StatusCode::BAD_REQUEST),
-        ("not JSON at all", "application/json", b"email=a@b.c".to_vec(), StatusCode::BAD_REQUEST),
-        ("an array instead of an object", "application/json", b"[1, 2, 3]".to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
-        ("wrong field types", "application/json", br#"{"email": 42, "password": [], "token": {}, "refresh_token": 7, "scopes": "x", "role": 1}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY),
-        ("wrong content type", "text/plain", b"{}".to_vec(), StatusCode::UNSUPPORTED_MEDIA_TYPE),
-        ("oversized body", "application/json", oversized, StatusCode::PAYLOAD_TOO_LARGE),
+    // (case, content type, body, acceptable statuses)
+    let cases: Vec<(&str, &str, Vec<u8>, &[StatusCode])> = vec![
+        ("malformed JSON", "application/json", b"{".to_vec(), &[StatusCode::BAD_REQUEST]),
+        ("not JSON at all", "application/json", b"email=a@b.c".to_vec(), &[StatusCode::BAD_REQUEST]),
+        // serde reads a one-field struct from a one-element array, so the
+        // extra elements may surface as a syntax error (400) or a type error (422).
+        (
+            "an array instead of an object",
+            "application/json",
+            b"[1, 2, 3]".to_vec(),
+            &[StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY],
+        ),
+        (
+            "wrong field types",
+            "application/json",
+            br#"{"email": 42, "password": [], "token": {}, "refresh_token": 7, "scopes": "x", "role": 1}"#.to_vec(),
+            &[StatusCode::UNPROCESSABLE_ENTITY],
+        ),
+        ("wrong content type", "text/plain", b"{}".to_vec(), &[StatusCode::UNSUPPORTED_MEDIA_TYPE]),
+        ("oversized body", "application/json", oversized, &[StatusCode::PAYLOAD_TOO_LARGE]),
     ];
     for (method, path, token) in body_endpoints(&person) {
         for (case, content_type, body, expected) in &cases {
             let (status, response_type, problem) = send_raw(&app, &method, &path, token.as_deref(), content_type, body.clone()).await;
-            assert_eq!(status, *expected, "{method} {path}, {case}: {problem}");
+            assert!(expected.contains(&status), "{method} {path}, {case}: {status} {problem}");
             assert_eq!(response_type, "application/problem+json", "{method} {path}, {case}");
             assert!(problem["type"].as_str().is_some_and(|t| t.starts_with("https://signalops.dev/problems/")), "{problem}");
         }

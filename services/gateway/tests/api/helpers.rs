@@ -41,6 +41,9 @@ pub fn test_config(stack: &TestStack, db: &TestDatabase) -> GatewayConfig {
     let mut auth = signalops_gateway::config::AuthSettings { jwt_keys: Secret::new(JWT_KEYS), ..Default::default() };
     // Fast hashing keeps the suite quick; the cost is a setting (default 12).
     auth.bcrypt_cost = 4;
+    // Every test request comes from 127.0.0.1: the per-IP login budget is
+    // tested on its own (auth.rs), not a limit for the suite.
+    auth.login_attempts_per_minute_per_ip = 100_000;
     GatewayConfig {
         kafka: stack.kafka_settings(),
         database: DatabaseSettings { url: Secret::new(db.app_url.clone()), pool_max_size: 8, ..DatabaseSettings::default() },
@@ -137,7 +140,9 @@ impl TestApp {
         let tenant: uuid::Uuid = tenant_id.parse().expect("tenant id");
         let db = self.db.superuser().await.expect("superuser");
         db.execute("INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)", &[&user_id, &email, &hash]).await.expect("user");
-        db.execute("INSERT INTO memberships (tenant_id, user_id, role) VALUES ($1, $2, $3)", &[&tenant, &user_id, &role]).await.expect("membership");
+        db.execute("INSERT INTO memberships (tenant_id, user_id, role) VALUES ($1, $2, $3)", &[&tenant, &user_id, &role])
+            .await
+            .expect("membership");
         self.login(&email, Some(tenant_id)).await
     }
 

@@ -13,7 +13,8 @@ use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with, status_
 
 async fn key_with(app: &TestApp, scopes: &[&str]) -> String {
     let owner = app.signup(&unique_email("owner"), "acme").await;
-    let (status, body) = status_and_json(app.call(Method::POST, "/v1/api-keys", Some(&owner.access_token), Some(json!({"scopes": scopes}))).await).await;
+    let (status, body) =
+        status_and_json(app.call(Method::POST, "/v1/api-keys", Some(&owner.access_token), Some(json!({"scopes": scopes}))).await).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     body["key"].as_str().expect("key").to_owned()
 }
@@ -22,8 +23,10 @@ async fn send(app: &TestApp, key: &str, event: Value) -> reqwest::Response {
     app.client.post(app.url("/v1/events")).header("x-api-key", key).json(&event).send().await.expect("request")
 }
 
-/// The record at (partition, offset) of the app's events topic.
-fn record_at(app: &TestApp, partition: i32, offset: i64) -> (Vec<u8>, signalops_proto::Event, Vec<(String, Vec<u8>)>) {
+type RecordHeaders = Vec<(String, Vec<u8>)>;
+
+/// The record at (partition, offset) of the app's events topic: key, envelope, headers.
+fn record_at(app: &TestApp, partition: i32, offset: i64) -> (Vec<u8>, signalops_proto::Event, RecordHeaders) {
     let consumer: BaseConsumer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", &app.stack.brokers)
         .set("group.id", format!("reader-{}", uuid::Uuid::new_v4().simple()))
@@ -35,7 +38,10 @@ fn record_at(app: &TestApp, partition: i32, offset: i64) -> (Vec<u8>, signalops_
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::time::Instant::now() < deadline {
         if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            let headers = message.headers().map(|h| h.iter().map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec())).collect()).unwrap_or_default();
+            let headers = message
+                .headers()
+                .map(|h| h.iter().map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec())).collect())
+                .unwrap_or_default();
             let event = signalops_proto::Event::decode(message.payload().unwrap_or_default()).expect("envelope");
             return (message.key().unwrap_or_default().to_vec(), event, headers);
         }
