@@ -82,8 +82,10 @@ impl PasswordPolicy {
         if length < self.min_length {
             problems.push(format!("must be at least {} characters", self.min_length));
         }
-        if length > 128 {
-            problems.push("must be at most 128 characters".to_owned());
+        // bcrypt reads only the first 72 bytes; a longer password would be
+        // silently truncated, so refuse it instead.
+        if password.len() > 72 {
+            problems.push("must be at most 72 bytes (about 72 ASCII characters)".to_owned());
         }
         let lowered = password.to_lowercase();
         if COMMON_PASSWORDS.iter().any(|common| *common == lowered) {

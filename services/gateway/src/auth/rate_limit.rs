@@ -36,6 +36,14 @@ impl LoginLimiter {
         Ok(())
     }
 
+    /// Spends one attempt of the IP's budget only (sign-ups: each costs a
+    /// bcrypt hash, so an unlimited stream would load the CPU).
+    pub fn check_ip(&self, ip: &str) -> Result<(), ApiError> {
+        self.per_ip.check_key(&ip.to_owned()).map_err(|not_until| ApiError::RateLimited {
+            retry_after_secs: not_until.wait_time_from(DefaultClock::default().now()).as_secs().max(1),
+        })
+    }
+
     /// Drops idle keys so memory stays bounded (called periodically).
     pub fn forget_idle(&self) {
         self.per_email.retain_recent();

@@ -158,6 +158,8 @@ pub async fn signup(
     body: JsonBody<SignupRequest>,
 ) -> ApiResult<HttpResponse> {
     let settings = &state.config.auth;
+    let ip = request.peer_addr().map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string());
+    state.login_limiter.check_ip(&ip)?;
     let account = body.0.validate(&PasswordPolicy { min_length: settings.password_min_length })?;
     // Hashed before the transaction opens: bcrypt is slow on purpose and
     // must not hold a connection or locks while it runs.

@@ -581,3 +581,28 @@ async fn signing_up_emits_user_signed_up_with_the_envelope_headers() {
     assert_eq!(header("ce_specversion").as_deref(), Some("1.0"));
     assert!(header("ce_source").is_some() && header("ce_time").is_some() && header("content-type").is_some(), "{:?}", record.headers);
 }
+
+#[tokio::test]
+async fn sign_ups_spend_the_per_address_budget() {
+    let app = spawn_app_with(|c| c.auth.login_attempts_per_minute_per_ip = 2).await;
+    for name in ["first", "second"] {
+        app.signup(&unique_email(name), name).await;
+    }
+    let body = json!({"email": unique_email("third"), "password": PASSWORD, "tenant_name": "third"});
+    let response = app.call(Method::POST, "/v1/auth/signup", None, Some(body)).await;
+    assert!(response.headers().get("retry-after").is_some());
+    assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+}
+
+#[tokio::test]
+async fn passwords_longer_than_bcrypt_reads_are_refused() {
+    let app = spawn_app().await;
+    let body = json!({"email": unique_email("long"), "password": "violet-harbour-lantern-".repeat(4), "tenant_name": "t"});
+    let problem = assert_problem(
+        app.call(Method::POST, "/v1/auth/signup", None, Some(body)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+    )
+    .await;
+    assert!(problem["errors"].to_string().contains("72 bytes"), "{problem}");
+}
