@@ -123,8 +123,8 @@ Demo API key $DEMO_API_KEY   (scopes events:write,events:read)
   # send an event (202 with its Kafka partition and offset):
   curl -s -X POST http://127.0.0.1:$gateway_port/v1/events -H "x-api-key: $DEMO_API_KEY" \\
        -H 'content-type: application/json' -d '{"type": "invoice.paid", "data": {"amount": 4200}}'
-  # the API and its documentation:
-  open http://127.0.0.1:$gateway_port/docs/
+  # the API and its documentation (in a browser):
+  http://127.0.0.1:$gateway_port/docs/
 
 Ctrl-C stops the services.
 EOT

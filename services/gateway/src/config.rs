@@ -157,8 +157,13 @@ impl Validate for AuthSettings {
         if !(8..=128).contains(&self.password_min_length) {
             problems.push(FieldProblem::new("password_min_length", "must be between 8 and 128"));
         }
-        if self.login_attempts_per_minute_per_email == 0 || self.login_attempts_per_minute_per_ip == 0 {
-            problems.push(FieldProblem::new("login_attempts_per_minute_per_email", "login budgets must be at least 1"));
+        for (field, value) in [
+            ("login_attempts_per_minute_per_email", self.login_attempts_per_minute_per_email),
+            ("login_attempts_per_minute_per_ip", self.login_attempts_per_minute_per_ip),
+        ] {
+            if value == 0 {
+                problems.push(FieldProblem::new(field, "must be at least 1"));
+            }
         }
         if !(1..=90).contains(&self.invitation_ttl_days) {
             problems.push(FieldProblem::new("invitation_ttl_days", "must be between 1 and 90"));

@@ -101,7 +101,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
 }
 
 /// The caller's current role in the transaction's tenant (RLS scopes the
-/// query), or 404 when they are no longer a member: a removed member's token
+/// query), or 401 when they are no longer a member: a removed member's token
 /// stops working at once.
 pub async fn current_role<C: GenericClient>(client: &C, user_id: Uuid) -> Result<Role, ApiError> {
     let row = client.query_opt("SELECT role FROM memberships WHERE user_id = $1", &[&user_id]).await?;

@@ -41,7 +41,7 @@ pub async fn request_telemetry(
         .iter()
         .filter_map(|name| request.headers().get(*name).map(|v| ((*name).to_owned(), v.as_bytes().to_vec())))
         .collect();
-    let span = tracing::info_span!("http.request", http.method = %method, http.route = %route, request_id = %request_id, http.status_code = tracing::field::Empty);
+    let span = tracing::info_span!("http.request", http.method = %method, http.route = %route, request_id = %request_id, http.status_code = tracing::field::Empty, tenant_id = tracing::field::Empty);
     if !carried.is_empty() {
         let _ = span.set_parent(trace_context::extract(&carried));
     }

@@ -43,7 +43,9 @@ pub fn valid_type(event_type: &str) -> bool {
 
 impl EventInput {
     /// Validates every field (all problems at once) and builds the envelope.
-    pub fn into_envelope(self, tenant: TenantId, received_at: DateTime<Utc>) -> Result<Event, ApiError> {
+    /// `default_source` names the sender when the client gave no `source`
+    /// (CloudEvents requires one).
+    pub fn into_envelope(self, tenant: TenantId, received_at: DateTime<Utc>, default_source: &str) -> Result<Event, ApiError> {
         let mut errors = Vec::new();
         if !valid_type(&self.event_type) {
             errors.push(FieldError::new("type", "must match ^[a-z0-9]+([._-][a-z0-9]+)*$ and be at most 128 characters"));
@@ -84,7 +86,7 @@ impl EventInput {
             id: self.id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
             tenant_id: tenant.to_string(),
             r#type: self.event_type,
-            source: self.source.unwrap_or_default(),
+            source: self.source.filter(|s| !s.is_empty()).unwrap_or_else(|| default_source.to_owned()),
             subject: self.subject.unwrap_or_default(),
             time: time.map(signalops_proto::time::to_timestamp),
             received_at: Some(signalops_proto::time::to_timestamp(received_at)),
@@ -112,7 +114,7 @@ mod tests {
     #[test]
     fn every_invalid_field_is_reported_at_once() {
         let input: EventInput = serde_json::from_str(r#"{"type": "Bad Type", "time": "yesterday", "id": ""}"#).expect("json");
-        match input.into_envelope(TenantId::new(), Utc::now()) {
+        match input.into_envelope(TenantId::new(), Utc::now(), "/test") {
             Err(ApiError::Validation(errors)) => {
                 let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                 assert_eq!(fields, ["type", "id", "time"]);
@@ -126,7 +128,7 @@ mod tests {
         // Through the gateway's own body parser, as requests are.
         let input: EventInput =
             crate::extract::json::parse(br#"{"type": "invoice.paid", "payload": {"amount": 4200, "currency": "EUR"}}"#).expect("json");
-        let event = input.into_envelope(TenantId::new(), Utc::now()).expect("valid");
+        let event = input.into_envelope(TenantId::new(), Utc::now(), "/test").expect("valid");
         assert_eq!(event.data, br#"{"amount": 4200, "currency": "EUR"}"#);
         assert!(uuid::Uuid::parse_str(&event.id).is_ok(), "a UUIDv7 was assigned");
     }
@@ -136,7 +138,7 @@ mod tests {
         let now = Utc::now();
         for time in [(now + Duration::days(3)).to_rfc3339(), (now - Duration::days(800)).to_rfc3339()] {
             let input = EventInput { event_type: "a.b".into(), id: None, source: None, subject: None, time: Some(time), data: None };
-            assert!(input.into_envelope(TenantId::new(), now).is_err());
+            assert!(input.into_envelope(TenantId::new(), now, "/test").is_err());
         }
     }
 }

@@ -48,7 +48,7 @@ pub async fn ingest_event(
 ) -> ApiResult<HttpResponse> {
     auth.0.require("events:write")?;
     let tenant = auth.0.tenant_id;
-    let event = body.0.into_envelope(tenant, chrono::Utc::now())?;
+    let event = body.0.into_envelope(tenant, chrono::Utc::now(), &format!("/api-keys/{}", auth.0.prefix))?;
     tracing::Span::current().record("event_type", event.r#type.as_str());
     let headers = signalops_proto::headers::envelope_headers(&event).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     let record = OutgoingRecord {

@@ -57,6 +57,13 @@ async fn unknown_paths_are_problem_json_404() {
 }
 
 #[tokio::test]
+async fn a_method_no_route_takes_is_a_problem_json_404() {
+    // Routes are method-guarded, so an unsupported method finds no route.
+    let app = spawn_app().await;
+    assert_problem(app.call(Method::PUT, "/v1/tenant", None, None).await, StatusCode::NOT_FOUND, "not-found").await;
+}
+
+#[tokio::test]
 async fn cors_allows_only_configured_origins() {
     let app = spawn_app_with(|c| c.api.cors_origins = "https://dashboard.example.com".into()).await;
     let preflight = |origin: &'static str| {
