@@ -1,6 +1,8 @@
 //! Password policy and hashing. bcrypt (cost configurable, default 12) is
 //! for low-entropy secrets people choose; API keys use HMAC instead (ADR 0003).
 
+use std::sync::OnceLock;
+
 use crate::problem::{ApiError, FieldError};
 
 /// Common passwords long enough to pass the length check (shorter ones fail
@@ -118,8 +120,28 @@ pub async fn verify(password: String, hash: String) -> anyhow::Result<bool> {
 
 /// A hash to verify against when the email is unknown, so a login for a
 /// missing account costs the same time as one with a wrong password.
-pub fn decoy_hash(cost: u32) -> String {
+fn compute_decoy_hash(cost: u32) -> String {
     bcrypt::hash("signalops-decoy-password", cost).unwrap_or_default()
+}
+
+static DECOY_HASH: OnceLock<String> = OnceLock::new();
+
+/// A hash at the configured cost for unknown emails, computed once per
+/// process. (Tests run apps of different costs in one process; a cost
+/// mismatch recomputes rather than verifying at the wrong speed.)
+pub async fn decoy_hash(cost: u32) -> anyhow::Result<String> {
+    if let Some(hash) = DECOY_HASH.get().filter(|hash| bcrypt_cost_of(hash) == Some(cost)) {
+        return Ok(hash.clone());
+    }
+    let hash = tokio::task::spawn_blocking(move || compute_decoy_hash(cost)).await?;
+    // First writer wins; a racing computation is merely wasted work.
+    let _ = DECOY_HASH.set(hash.clone());
+    Ok(hash)
+}
+
+/// The cost field of a `$2b$12$…` hash.
+pub fn bcrypt_cost_of(hash: &str) -> Option<u32> {
+    hash.split('$').nth(2)?.parse().ok()
 }
 
 #[cfg(test)]

@@ -5,8 +5,6 @@
 //! sign-ins look the same whether or not the email exists: same status, same
 //! body, and one bcrypt verification either way.
 
-use std::sync::OnceLock;
-
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -292,30 +290,10 @@ async fn authenticate(state: &AppState, email: &Email, password: String) -> ApiR
         }
         None => {
             // The result is irrelevant (even a match must fail); the time is the point.
-            let _ = passwords::verify(password, decoy_hash(state.config.auth.bcrypt_cost).await?).await?;
+            let _ = passwords::verify(password, passwords::decoy_hash(state.config.auth.bcrypt_cost).await?).await?;
             Err(invalid_credentials())
         }
     }
-}
-
-static DECOY_HASH: OnceLock<String> = OnceLock::new();
-
-/// A hash at the configured cost for unknown emails, computed once per
-/// process. (Tests run apps of different costs in one process; a cost
-/// mismatch recomputes rather than verifying at the wrong speed.)
-async fn decoy_hash(cost: u32) -> anyhow::Result<String> {
-    if let Some(hash) = DECOY_HASH.get().filter(|hash| bcrypt_cost_of(hash) == Some(cost)) {
-        return Ok(hash.clone());
-    }
-    let hash = tokio::task::spawn_blocking(move || passwords::decoy_hash(cost)).await?;
-    // First writer wins; a racing computation is merely wasted work.
-    let _ = DECOY_HASH.set(hash.clone());
-    Ok(hash)
-}
-
-/// The cost field of a `$2b$12$…` hash.
-fn bcrypt_cost_of(hash: &str) -> Option<u32> {
-    hash.split('$').nth(2)?.parse().ok()
 }
 
 /// The tenant to sign in to, among the person's memberships (read across
@@ -433,14 +411,14 @@ mod tests {
 
     #[test]
     fn the_cost_is_read_from_a_bcrypt_hash() {
-        assert_eq!(bcrypt_cost_of("$2b$04$abcdefghijklmnopqrstuv"), Some(4));
-        assert_eq!(bcrypt_cost_of("$2b$12$abc"), Some(12));
-        assert_eq!(bcrypt_cost_of(""), None);
+        assert_eq!(passwords::bcrypt_cost_of("$2b$04$abcdefghijklmnopqrstuv"), Some(4));
+        assert_eq!(passwords::bcrypt_cost_of("$2b$12$abc"), Some(12));
+        assert_eq!(passwords::bcrypt_cost_of(""), None);
     }
 
     #[tokio::test]
     async fn the_decoy_hash_has_the_requested_cost() {
-        assert_eq!(bcrypt_cost_of(&decoy_hash(4).await.expect("decoy")), Some(4));
-        assert_eq!(bcrypt_cost_of(&decoy_hash(5).await.expect("decoy")), Some(5));
+        assert_eq!(passwords::bcrypt_cost_of(&passwords::decoy_hash(4).await.expect("decoy")), Some(4));
+        assert_eq!(passwords::bcrypt_cost_of(&passwords::decoy_hash(5).await.expect("decoy")), Some(5));
     }
 }

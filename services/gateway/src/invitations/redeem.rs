@@ -165,7 +165,10 @@ async fn account_for(state: &AppState, tx: &Transaction<'_>, email: &str, passwo
 async fn verify_existing(state: &AppState, password: Option<String>, hash: Option<String>) -> ApiResult<()> {
     let cost = state.config.auth.bcrypt_cost;
     // Without a stored hash, verify against a decoy: same cost, same answer.
-    let hash = hash.unwrap_or_else(|| passwords::decoy_hash(cost));
+    let hash = match hash {
+        Some(hash) => hash,
+        None => passwords::decoy_hash(cost).await?,
+    };
     let matches = match password {
         Some(password) => passwords::verify(password, hash).await?,
         None => false,
