@@ -55,14 +55,7 @@ fn assert_token_pair(body: &Value) {
 
 /// Person from a token-pair response body.
 fn person(email: &str, body: &Value) -> Person {
-    let text = |key: &str| body[key].as_str().unwrap_or_else(|| panic!("{key} missing in {body}")).to_owned();
-    Person {
-        email: email.to_owned(),
-        user_id: text("user_id"),
-        tenant_id: text("tenant_id"),
-        access_token: text("access_token"),
-        refresh_token: text("refresh_token"),
-    }
+    crate::helpers::person_from(email, body)
 }
 
 fn jwt_secret() -> &'static str {

@@ -191,7 +191,7 @@ pub async fn assert_problem(response: Response, status: StatusCode, slug: &str) 
     body
 }
 
-fn person_from(email: &str, body: &Value) -> Person {
+pub fn person_from(email: &str, body: &Value) -> Person {
     let text = |key: &str| body[key].as_str().unwrap_or_else(|| panic!("{key} missing in {body}")).to_owned();
     Person {
         email: email.to_owned(),
