@@ -18,6 +18,7 @@ pub mod security_headers;
 pub mod startup;
 pub mod state;
 pub mod system_events;
+pub mod tail;
 pub mod tenant;
 
 pub use config::GatewayConfig;

@@ -26,7 +26,7 @@ use crate::openapi::ApiDoc;
 use crate::problem::{ApiError, from_actix};
 use crate::security_headers::{docs_policy, security_headers};
 use crate::state::AppState;
-use crate::{GatewayConfig, api_keys, audit, auth, ingest, invitations, members, tenant};
+use crate::{GatewayConfig, api_keys, audit, auth, ingest, invitations, members, tail, tenant};
 
 pub struct Application {
     port: u16,
@@ -134,6 +134,7 @@ fn serve(
                     .configure(invitations::routes::configure)
                     .configure(api_keys::routes::configure)
                     .configure(ingest::routes::configure)
+                    .configure(tail::routes::configure)
                     .service(audit::list_audit_log),
             )
             .split_for_parts();

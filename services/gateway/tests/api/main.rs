@@ -11,3 +11,4 @@ mod ingest;
 mod invitations;
 mod members;
 mod surface;
+mod tail;

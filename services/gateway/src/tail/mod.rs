@@ -1,0 +1,3 @@
+//! The live tail of a tenant's events (Server-Sent Events).
+
+pub mod routes;

@@ -1,0 +1,1 @@
+pub fn configure(_cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {}
