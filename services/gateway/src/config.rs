@@ -16,6 +16,7 @@ pub struct GatewayConfig {
     pub api: ApiSettings,
     pub auth: AuthSettings,
     pub api_keys: ApiKeySettings,
+    pub ingest: IngestSettings,
 }
 
 impl GatewayConfig {
@@ -33,6 +34,51 @@ impl Validate for GatewayConfig {
         problems.extend(nested("api", self.api.validate()));
         problems.extend(nested("auth", self.auth.validate()));
         problems.extend(nested("api_keys", self.api_keys.validate()));
+        problems.extend(nested("ingest", self.ingest.validate()));
+        problems
+    }
+}
+
+/// Limits and behaviour of `POST /v1/events`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestSettings {
+    pub max_batch_events: usize,
+    pub max_batch_bytes: usize,
+    /// How long a client-supplied event id is remembered for deduplication.
+    pub idempotency_window_days: u32,
+    /// Per-API-key token bucket: sustained events per second and burst.
+    pub rate_limit_per_second: u32,
+    pub rate_limit_burst: u32,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        Self {
+            max_batch_events: 1_000,
+            max_batch_bytes: 5 * 1024 * 1024,
+            idempotency_window_days: 7,
+            rate_limit_per_second: 1_000,
+            rate_limit_burst: 2_000,
+        }
+    }
+}
+
+impl Validate for IngestSettings {
+    fn validate(&self) -> Vec<FieldProblem> {
+        let mut problems = Vec::new();
+        if !(1..=10_000).contains(&self.max_batch_events) {
+            problems.push(FieldProblem::new("max_batch_events", "must be between 1 and 10000"));
+        }
+        if !(64 * 1024..=64 * 1024 * 1024).contains(&self.max_batch_bytes) {
+            problems.push(FieldProblem::new("max_batch_bytes", "must be between 65536 and 67108864"));
+        }
+        if !(1..=90).contains(&self.idempotency_window_days) {
+            problems.push(FieldProblem::new("idempotency_window_days", "must be between 1 and 90"));
+        }
+        if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
+            problems.push(FieldProblem::new("rate_limit_per_second", "rate limits must be at least 1"));
+        }
         problems
     }
 }

@@ -58,6 +58,8 @@ pub enum ApiError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    #[error("idempotency conflict: {0}")]
+    IdempotencyConflict(String),
     #[error("gone: {0}")]
     Gone(String),
     #[error("rate limited")]
@@ -83,6 +85,7 @@ impl ApiError {
             Self::Forbidden(_) => ("forbidden", "Forbidden"),
             Self::NotFound => ("not-found", "Not found"),
             Self::Conflict(_) => ("conflict", "Conflict"),
+            Self::IdempotencyConflict(_) => ("idempotency-conflict", "Idempotency key reused with different content"),
             Self::Gone(_) => ("gone", "Gone"),
             Self::RateLimited { .. } => ("rate-limited", "Too many requests"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
@@ -93,7 +96,12 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let (slug, title) = self.slug_and_title();
         let detail = match self {
-            Self::Malformed(d) | Self::UnsupportedMediaType(d) | Self::Forbidden(d) | Self::Conflict(d) | Self::Gone(d) => Some(d.clone()),
+            Self::Malformed(d)
+            | Self::UnsupportedMediaType(d)
+            | Self::Forbidden(d)
+            | Self::Conflict(d)
+            | Self::IdempotencyConflict(d)
+            | Self::Gone(d) => Some(d.clone()),
             Self::Unauthorized(d) => Some((*d).to_owned()),
             Self::PayloadTooLarge { limit } => Some(format!("the body exceeds {limit} bytes")),
             Self::RateLimited { retry_after_secs } => Some(format!("retry after {retry_after_secs} s")),
@@ -121,7 +129,7 @@ impl ResponseError for ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::IdempotencyConflict(_) => StatusCode::CONFLICT,
             Self::Gone(_) => StatusCode::GONE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

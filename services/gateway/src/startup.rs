@@ -52,6 +52,10 @@ impl Application {
             producer: producer.clone(),
             login_limiter: LoginLimiter::new(config.auth.login_attempts_per_minute_per_email, config.auth.login_attempts_per_minute_per_ip),
             outbox: Arc::new(tokio::sync::Notify::new()),
+            ingest_limiter: crate::ingest::rate_limit::IngestLimiter::new(
+                config.ingest.rate_limit_per_second,
+                config.ingest.rate_limit_burst,
+            ),
             config: Arc::new(config),
         });
         crate::system_events::spawn_relay(pool.clone(), producer.clone(), state.config.kafka.topics.events.clone(), state.outbox.clone());
@@ -90,6 +94,7 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
         loop {
             tick.tick().await;
             state.login_limiter.forget_idle();
+            state.ingest_limiter.forget_idle();
         }
     });
 }

@@ -14,6 +14,7 @@ pub struct AppState {
     pub producer: EventProducer,
     pub config: Arc<GatewayConfig>,
     pub login_limiter: LoginLimiter,
+    pub ingest_limiter: crate::ingest::rate_limit::IngestLimiter,
     /// Wakes the system-event relay after a commit that staged events.
     pub outbox: Arc<tokio::sync::Notify>,
 }

@@ -1,73 +1,200 @@
-//! `POST /v1/events`: one JSON event, appended to the events topic.
+//! `POST /v1/events`: one event (JSON object) or a batch (JSON array).
 
-use actix_web::{HttpResponse, post, web};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Serialize;
-use signalops_platform::kafka::{OutgoingRecord, ProduceError};
-use signalops_proto::Message;
+use serde_json::value::RawValue;
+use signalops_platform::TenantId;
 use utoipa::ToSchema;
 
 use super::event_input::EventInput;
+use super::idempotency::{self, Keyed};
+use super::pipeline::{self, Candidate, ItemOutcome};
+use super::rate_limit::Budget;
 use crate::api_keys::ApiKeyAuth;
 use crate::extract::JsonBody;
-use crate::problem::{ApiError, ApiResult};
+use crate::extract::json::parse;
+use crate::problem::{ApiError, ApiResult, FieldError, Problem};
 use crate::state::AppState;
 
-/// Room for a 64 KiB `data` plus the envelope fields and JSON escaping.
-const SINGLE_EVENT_LIMIT: usize = 256 * 1024;
+/// The largest body: a full batch. Per-event and per-batch limits are
+/// checked again against the configuration.
+const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
-/// The receipt: the event is durable in Kafka at this partition and offset.
+/// The receipt of a single event: durable in Kafka at this partition and offset.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Receipt {
     pub id: String,
-    /// `accepted`.
+    /// `accepted`, or `duplicate` when this event id was appended before.
     pub status: &'static str,
     pub partition: i32,
     pub offset: i64,
 }
 
-/// Appends one event. Answers 202 only after Kafka acknowledged the append
-/// (`acks=all`); 503 with `Retry-After` when it could not.
+/// One line of a batch receipt.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum BatchItem {
+    Appended { id: String, status: &'static str, partition: i32, offset: i64 },
+    Rejected { index: usize, status: &'static str, error: Problem },
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchReceipt {
+    pub results: Vec<BatchItem>,
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+}
+
+/// Appends one event or a batch. Answers 202 only for events Kafka
+/// acknowledged (`acks=all`); a client `id` (or `Idempotency-Key` for a single
+/// event) is deduplicated per tenant: a repeat is reported as `duplicate`
+/// with the original partition and offset and is not appended again.
 #[utoipa::path(
     tag = "events",
-    request_body = EventInput,
+    request_body(content = EventInput, description = "One event, or a JSON array of up to 1000 events"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Dedupe key for a single event without an id")),
     responses(
-        (status = 202, body = Receipt),
-        (status = 401, body = crate::problem::Problem),
-        (status = 403, body = crate::problem::Problem, description = "the key lacks events:write"),
-        (status = 422, body = crate::problem::Problem),
-        (status = 503, body = crate::problem::Problem, description = "Kafka did not acknowledge; retry")
+        (status = 202, description = "Single event: a Receipt; batch: a BatchReceipt", body = BatchReceipt),
+        (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "the key lacks events:write"),
+        (status = 409, body = Problem, description = "idempotency-conflict: the id was used with different content"),
+        (status = 413, body = Problem),
+        (status = 422, body = Problem),
+        (status = 429, body = Problem),
+        (status = 503, body = Problem, description = "Kafka did not acknowledge; retry")
     ),
     security(("api_key" = []))
 )]
 #[post("/events")]
-#[tracing::instrument(skip_all, fields(tenant_id = %auth.0.tenant_id, event_type = tracing::field::Empty))]
-pub async fn ingest_event(
+#[tracing::instrument(skip_all, fields(tenant_id = %auth.0.tenant_id, events = tracing::field::Empty))]
+pub async fn ingest_events(
     state: web::Data<AppState>,
     auth: ApiKeyAuth,
-    body: JsonBody<EventInput, SINGLE_EVENT_LIMIT>,
+    request: HttpRequest,
+    body: JsonBody<Box<RawValue>, BODY_LIMIT>,
 ) -> ApiResult<HttpResponse> {
     auth.0.require("events:write")?;
-    let tenant = auth.0.tenant_id;
-    let event = body.0.into_envelope(tenant, chrono::Utc::now(), &format!("/api-keys/{}", auth.0.prefix))?;
-    tracing::Span::current().record("event_type", event.r#type.as_str());
-    let headers = signalops_proto::headers::envelope_headers(&event).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-    let record = OutgoingRecord {
-        topic: state.config.kafka.topics.events.clone(),
-        key: Some(tenant.to_string().into_bytes()),
-        payload: event.encode_to_vec(),
-        headers,
+    let raw = body.0;
+    let is_batch = raw.get().trim_start().starts_with('[');
+    let items: Vec<Box<RawValue>> = if is_batch { parse(raw.get().as_bytes())? } else { vec![raw] };
+    let limits = &state.config.ingest;
+    if is_batch && (items.len() > limits.max_batch_events || items.iter().map(|i| i.get().len()).sum::<usize>() > limits.max_batch_bytes) {
+        return Err(ApiError::PayloadTooLarge { limit: limits.max_batch_bytes });
+    }
+    tracing::Span::current().record("events", items.len());
+    let budget = state.ingest_limiter.spend(auth.0.key_id, u32::try_from(items.len()).unwrap_or(u32::MAX));
+    let budget = match budget {
+        Ok(budget) => budget,
+        Err(retry_after_secs) => return Err(ApiError::RateLimited { retry_after_secs }),
     };
-    // Whatever the cause (broker down, topic missing), the event is not
-    // durable: say so and let the client retry.
-    let delivered = state.producer.send(record).await.map_err(|error: ProduceError| ApiError::Unavailable(error.to_string()))?;
-    Ok(HttpResponse::Accepted().json(Receipt {
-        id: event.id,
-        status: "accepted",
-        partition: delivered.partition,
-        offset: delivered.offset,
-    }))
+    let header_key = request.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let source = format!("/api-keys/{}", auth.0.prefix);
+    let header_key = if is_batch { None } else { header_key };
+    let (candidates, mut rejected) = validate(items, auth.0.tenant_id, &source, header_key, is_batch)?;
+    let mut outcomes = pipeline::append(&state, auth.0.tenant_id, candidates).await?;
+    outcomes.append(&mut rejected);
+    outcomes.sort_by_key(|(index, _)| *index);
+    let mut response = if is_batch { batch_response(outcomes) } else { single_response(outcomes)? };
+    rate_limit_headers(&mut response, budget);
+    Ok(response)
+}
+
+type Validated = (Vec<Candidate>, Vec<(usize, ItemOutcome)>);
+
+/// Parses and validates each item; a batch reports invalid items one by one.
+fn validate(
+    items: Vec<Box<RawValue>>,
+    tenant: TenantId,
+    source: &str,
+    header_key: Option<String>,
+    is_batch: bool,
+) -> Result<Validated, ApiError> {
+    let now = chrono::Utc::now();
+    let mut candidates = Vec::with_capacity(items.len());
+    let mut rejected = Vec::new();
+    for (index, raw) in items.into_iter().enumerate() {
+        let parsed = parse::<EventInput>(raw.get().as_bytes()).and_then(|input| {
+            let dedupe_key = input.id.clone().or_else(|| header_key.clone());
+            let hash = idempotency::content_hash(&[
+                input.event_type.as_bytes(),
+                input.source.as_deref().unwrap_or("").as_bytes(),
+                input.subject.as_deref().unwrap_or("").as_bytes(),
+                input.time.as_deref().unwrap_or("").as_bytes(),
+                input.data.as_ref().map_or("null", |d| d.get()).as_bytes(),
+            ]);
+            let event = input.into_envelope(tenant, now, source)?;
+            // With an Idempotency-Key header the event keeps its generated id;
+            // a repeat is answered with the id of the first append.
+            let dedupe = dedupe_key.map(|key| Keyed { key, content_hash: hash, event_id: event.id.clone() });
+            Ok(Candidate { index, event, dedupe })
+        });
+        match parsed {
+            Ok(candidate) => candidates.push(candidate),
+            Err(error) if !is_batch => return Err(error),
+            Err(error) => rejected.push((index, ItemOutcome::Rejected { index, error: prefix_fields(error, index) })),
+        }
+    }
+    Ok((candidates, rejected))
+}
+
+/// `type` becomes `[3].type` in a batch.
+fn prefix_fields(error: ApiError, index: usize) -> ApiError {
+    match error {
+        ApiError::Validation(errors) => {
+            ApiError::Validation(errors.into_iter().map(|e| FieldError::new(format!("[{index}].{}", e.field), e.message)).collect())
+        }
+        other => other,
+    }
+}
+
+fn single_response(mut outcomes: Vec<(usize, ItemOutcome)>) -> ApiResult<HttpResponse> {
+    match outcomes.pop().map(|(_, o)| o) {
+        Some(ItemOutcome::Accepted { id, partition, offset }) => {
+            Ok(HttpResponse::Accepted().json(Receipt { id, status: "accepted", partition, offset }))
+        }
+        Some(ItemOutcome::Duplicate { id, partition, offset }) => {
+            Ok(HttpResponse::Accepted().json(Receipt { id, status: "duplicate", partition, offset }))
+        }
+        Some(ItemOutcome::Rejected { error, .. }) => Err(error),
+        None => Err(ApiError::Internal(anyhow::anyhow!("no outcome for a single event"))),
+    }
+}
+
+fn batch_response(outcomes: Vec<(usize, ItemOutcome)>) -> HttpResponse {
+    let (mut accepted, mut duplicates, mut rejected) = (0, 0, 0);
+    let results = outcomes
+        .into_iter()
+        .map(|(_, outcome)| match outcome {
+            ItemOutcome::Accepted { id, partition, offset } => {
+                accepted += 1;
+                BatchItem::Appended { id, status: "accepted", partition, offset }
+            }
+            ItemOutcome::Duplicate { id, partition, offset } => {
+                duplicates += 1;
+                BatchItem::Appended { id, status: "duplicate", partition, offset }
+            }
+            ItemOutcome::Rejected { index, error } => {
+                rejected += 1;
+                BatchItem::Rejected { index, status: "rejected", error: error.problem() }
+            }
+        })
+        .collect();
+    HttpResponse::Accepted().json(BatchReceipt { results, accepted, duplicates, rejected })
+}
+
+fn rate_limit_headers(response: &mut HttpResponse, budget: Budget) {
+    let headers = response.headers_mut();
+    for (name, value) in
+        [("ratelimit-limit", budget.limit as u64), ("ratelimit-remaining", budget.remaining as u64), ("ratelimit-reset", budget.reset_secs)]
+    {
+        if let Ok(value) = HeaderValue::from_str(&value.to_string()) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(ingest_event);
+    cfg.service(ingest_events);
 }

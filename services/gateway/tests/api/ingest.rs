@@ -107,3 +107,152 @@ async fn an_event_kafka_cannot_take_gets_503_never_202() {
     assert!(response.headers().get("retry-after").is_some());
     assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
 }
+
+/// How many records on the app's events topic carry this event id.
+fn copies_of(app: &TestApp, id: &str) -> usize {
+    app.system_events().iter().filter(|e| e.id == id).count()
+}
+
+#[tokio::test]
+async fn a_batch_appends_valid_events_and_rejects_invalid_ones_by_index() {
+    let app = spawn_app().await;
+    let key = key_with(&app, &["events:write"]).await;
+    let batch = json!([
+        {"type": "invoice.paid", "data": {"n": 0}},
+        {"type": "Not Valid", "data": {"n": 1}},
+        {"type": "invoice.paid", "payload": {"n": 2}},
+        {"type": "invoice.sent", "time": "not-a-time"}
+    ]);
+    let (status, receipt) = status_and_json(send(&app, &key, batch).await).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+    assert_eq!(
+        (receipt["accepted"].as_u64(), receipt["duplicates"].as_u64(), receipt["rejected"].as_u64()),
+        (Some(2), Some(0), Some(2)),
+        "{receipt}"
+    );
+    let results = receipt["results"].as_array().expect("results");
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[0]["status"], "accepted");
+    assert_eq!(results[1]["status"], "rejected");
+    assert_eq!(results[1]["index"], 1);
+    assert_eq!(results[1]["error"]["errors"][0]["field"], "[1].type", "{receipt}");
+    assert_eq!(results[3]["error"]["errors"][0]["field"], "[3].time", "{receipt}");
+    for accepted in [&results[0], &results[2]] {
+        let (partition, offset) = (accepted["partition"].as_i64().expect("partition") as i32, accepted["offset"].as_i64().expect("offset"));
+        let (_, event, _) = record_at(&app, partition, offset);
+        assert_eq!(event.id, accepted["id"].as_str().expect("id"));
+    }
+}
+
+#[tokio::test]
+async fn batches_over_the_limits_are_413() {
+    let app = spawn_app_with(|c| c.ingest.max_batch_events = 5).await;
+    let key = key_with(&app, &["events:write"]).await;
+    let batch: Vec<Value> = (0..6).map(|n| json!({"type": "a.b", "data": {"n": n}})).collect();
+    assert_problem(send(&app, &key, Value::Array(batch)).await, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
+}
+
+#[tokio::test]
+async fn a_repeated_client_id_is_a_duplicate_with_the_original_position_and_is_not_appended_again() {
+    let app = spawn_app().await;
+    let key = key_with(&app, &["events:write"]).await;
+    let event = json!({"type": "payment.failed", "id": "pay-42", "data": {"amount": 10}});
+    let (_, first) = status_and_json(send(&app, &key, event.clone()).await).await;
+    assert_eq!(first["status"], "accepted", "{first}");
+    let (status, second) = status_and_json(send(&app, &key, event).await).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(second["status"], "duplicate");
+    assert_eq!(
+        (second["partition"].clone(), second["offset"].clone(), second["id"].clone()),
+        (first["partition"].clone(), first["offset"].clone(), first["id"].clone())
+    );
+    assert_eq!(copies_of(&app, "pay-42"), 1);
+
+    // The same id with other content is a conflict, not a silent overwrite.
+    let changed = json!({"type": "payment.failed", "id": "pay-42", "data": {"amount": 11}});
+    assert_problem(send(&app, &key, changed).await, StatusCode::CONFLICT, "idempotency-conflict").await;
+}
+
+#[tokio::test]
+async fn an_idempotency_key_header_deduplicates_a_single_event() {
+    let app = spawn_app().await;
+    let key = key_with(&app, &["events:write"]).await;
+    let post = || {
+        app.client
+            .post(app.url("/v1/events"))
+            .header("x-api-key", &key)
+            .header("idempotency-key", "order-7")
+            .json(&json!({"type": "order.placed"}))
+            .send()
+    };
+    let (_, first) = status_and_json(post().await.expect("request")).await;
+    let (_, second) = status_and_json(post().await.expect("request")).await;
+    assert_eq!((first["status"].as_str(), second["status"].as_str()), (Some("accepted"), Some("duplicate")));
+    assert_eq!(second["id"], first["id"], "the repeat names the first event");
+    assert_eq!(copies_of(&app, first["id"].as_str().expect("id")), 1);
+}
+
+#[tokio::test]
+async fn concurrent_requests_with_one_id_append_exactly_once() {
+    let app = spawn_app().await;
+    let key = key_with(&app, &["events:write"]).await;
+    let event = json!({"type": "invoice.paid", "id": "inv-1", "data": {"amount": 5}});
+    let requests = (0..6).map(|_| send(&app, &key, event.clone()));
+    let responses = futures::future::join_all(requests).await;
+    let mut statuses = Vec::new();
+    for response in responses {
+        let (status, body) = status_and_json(response).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        statuses.push(body["status"].as_str().unwrap_or("").to_owned());
+    }
+    assert_eq!(statuses.iter().filter(|s| *s == "accepted").count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| *s == "duplicate").count(), 5, "{statuses:?}");
+    assert_eq!(copies_of(&app, "inv-1"), 1);
+}
+
+#[tokio::test]
+async fn a_batch_reports_duplicates_of_earlier_and_of_its_own_events() {
+    let app = spawn_app().await;
+    let key = key_with(&app, &["events:write"]).await;
+    send(&app, &key, json!({"type": "a.b", "id": "e-1", "data": 1})).await;
+    let batch = json!([
+        {"type": "a.b", "id": "e-1", "data": 1},
+        {"type": "a.b", "id": "e-2", "data": 2},
+        {"type": "a.b", "id": "e-2", "data": 2},
+        {"type": "a.b", "data": 3}
+    ]);
+    let (_, receipt) = status_and_json(send(&app, &key, batch).await).await;
+    assert_eq!((receipt["accepted"].as_u64(), receipt["duplicates"].as_u64()), (Some(2), Some(2)), "{receipt}");
+    assert_eq!(receipt["results"][2]["offset"], receipt["results"][1]["offset"], "a repeat inside the batch names the first use");
+    assert_eq!(copies_of(&app, "e-1"), 1);
+    assert_eq!(copies_of(&app, "e-2"), 1);
+}
+
+#[tokio::test]
+async fn events_without_a_client_id_skip_the_dedupe_store() {
+    let app = spawn_app().await;
+    let key = key_with(&app, &["events:write"]).await;
+    send(&app, &key, json!([{"type": "a.b"}, {"type": "a.c"}])).await;
+    let db = app.db.superuser().await.expect("superuser");
+    let rows: i64 = db.query_one("SELECT count(*) FROM idempotency_keys", &[]).await.expect("count").get(0);
+    assert_eq!(rows, 0);
+}
+
+#[tokio::test]
+async fn each_key_has_a_rate_limit_reported_in_headers() {
+    let app = spawn_app_with(|c| {
+        c.ingest.rate_limit_per_second = 1;
+        c.ingest.rate_limit_burst = 3;
+    })
+    .await;
+    let key = key_with(&app, &["events:write"]).await;
+    let first = send(&app, &key, json!({"type": "a.b"})).await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let header = |name: &str| first.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    assert_eq!(header("ratelimit-limit").as_deref(), Some("3"));
+    assert_eq!(header("ratelimit-remaining").as_deref(), Some("2"));
+    send(&app, &key, json!([{"type": "a.b"}, {"type": "a.b"}])).await;
+    let refused = send(&app, &key, json!({"type": "a.b"})).await;
+    assert!(refused.headers().get("retry-after").is_some());
+    assert_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+}
