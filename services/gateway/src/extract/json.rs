@@ -43,20 +43,32 @@ impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for JsonBody
             if !content_type_ok {
                 return Err(ApiError::UnsupportedMediaType("send the body as application/json".to_owned()));
             }
-            if declared_length.is_some_and(|len| len > limit) {
-                return Err(ApiError::PayloadTooLarge { limit });
-            }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::Malformed(e.to_string()))?;
-                if body.len() + chunk.len() > limit {
-                    return Err(ApiError::PayloadTooLarge { limit });
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_limited(&mut payload, declared_length, limit).await?;
             parse(&body).map(JsonBody)
         })
     }
+}
+
+/// Reads a whole body, refusing (413) as soon as it exceeds `limit`.
+pub async fn read_limited<S, B, E>(payload: &mut S, declared_length: Option<usize>, limit: usize) -> Result<web::BytesMut, ApiError>
+where
+    S: futures::Stream<Item = Result<B, E>> + Unpin,
+    B: AsRef<[u8]>,
+    E: std::fmt::Display,
+{
+    if declared_length.is_some_and(|len| len > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::Malformed(e.to_string()))?;
+        let chunk = chunk.as_ref();
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(chunk);
+    }
+    Ok(body)
 }
 
 /// Overrides the body limit for a scope: `.app_data(web::Data::new(JsonLimit(n)))`.

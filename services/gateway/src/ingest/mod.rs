@@ -1,10 +1,11 @@
 //! Ingestion: backends append events over HTTP; the receipt is sent only
 //! after Kafka acknowledged the append (`acks=all`).
 //!
-//! Built so far: one JSON event or a JSON array (batch), client ids
-//! deduplicated per tenant, per-key rate limits. CloudEvents and NDJSON
-//! bodies are still to come (issue 4).
+//! Built so far: one JSON event or a JSON array (batch), CloudEvents 1.0
+//! (structured, batch, binary), client ids deduplicated per tenant, per-key
+//! rate limits. NDJSON streams are still to come (issue 4).
 
+pub mod cloudevents;
 pub mod event_input;
 pub mod idempotency;
 pub mod pipeline;

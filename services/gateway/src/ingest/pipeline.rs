@@ -14,6 +14,8 @@ pub struct Candidate {
     pub index: usize,
     pub event: Event,
     pub dedupe: Option<Keyed>,
+    /// Headers beyond the envelope's own (CloudEvents extensions).
+    pub extra_headers: Vec<(String, Vec<u8>)>,
 }
 
 /// What happened to one input.
@@ -118,7 +120,11 @@ async fn produce(
             topic: state.config.kafka.topics.events.clone(),
             key: Some(tenant.to_string().into_bytes()),
             payload: c.event.encode_to_vec(),
-            headers: signalops_proto::headers::envelope_headers(&c.event).into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            headers: signalops_proto::headers::envelope_headers(&c.event)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .chain(c.extra_headers.iter().cloned())
+                .collect(),
         })
         .collect();
     let deliveries = state.producer.send_all(records).await;

@@ -1,25 +1,22 @@
 //! `POST /v1/events`: one event (JSON object) or a batch (JSON array).
 
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use signalops_platform::TenantId;
 use utoipa::ToSchema;
 
+use super::cloudevents::{self, CloudEvent};
 use super::event_input::EventInput;
 use super::idempotency::{self, Keyed};
 use super::pipeline::{self, Candidate, ItemOutcome};
 use super::rate_limit::Budget;
 use crate::api_keys::ApiKeyAuth;
-use crate::extract::JsonBody;
-use crate::extract::json::parse;
+use crate::extract::json::{parse, read_limited};
 use crate::problem::{ApiError, ApiResult, FieldError, Problem};
 use crate::state::AppState;
-
-/// The largest body: a full batch. Per-event and per-batch limits are
-/// checked again against the configuration.
-const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// The receipt of a single event: durable in Kafka at this partition and offset.
 #[derive(Debug, Serialize, ToSchema)]
@@ -73,25 +70,25 @@ pub async fn ingest_events(
     state: web::Data<AppState>,
     auth: ApiKeyAuth,
     request: HttpRequest,
-    body: JsonBody<Box<RawValue>, BODY_LIMIT>,
+    mut payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     auth.0.require("events:write")?;
-    let raw = body.0;
-    let is_batch = raw.get().trim_start().starts_with('[');
-    let items: Vec<Box<RawValue>> = if is_batch { parse(raw.get().as_bytes())? } else { vec![raw] };
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let limits = &state.config.ingest;
-    if is_batch && (items.len() > limits.max_batch_events || items.iter().map(|i| i.get().len()).sum::<usize>() > limits.max_batch_bytes) {
+    let body = read_limited(&mut payload, declared, limits.max_batch_bytes).await?;
+    let (items, is_batch) = parse_body(&content_type, request.headers(), &body)?;
+    if is_batch && items.len() > limits.max_batch_events {
         return Err(ApiError::PayloadTooLarge { limit: limits.max_batch_bytes });
     }
     tracing::Span::current().record("events", items.len());
-    let budget = state.ingest_limiter.spend(auth.0.key_id, u32::try_from(items.len()).unwrap_or(u32::MAX));
-    let budget = match budget {
+    let budget = match state.ingest_limiter.spend(auth.0.key_id, u32::try_from(items.len()).unwrap_or(u32::MAX)) {
         Ok(budget) => budget,
         Err(retry_after_secs) => return Err(ApiError::RateLimited { retry_after_secs }),
     };
-    let header_key = request.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let header_key =
+        if is_batch { None } else { request.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned) };
     let source = format!("/api-keys/{}", auth.0.prefix);
-    let header_key = if is_batch { None } else { header_key };
     let (candidates, mut rejected) = validate(items, auth.0.tenant_id, &source, header_key, is_batch)?;
     let mut outcomes = pipeline::append(&state, auth.0.tenant_id, candidates).await?;
     outcomes.append(&mut rejected);
@@ -101,21 +98,54 @@ pub async fn ingest_events(
     Ok(response)
 }
 
+/// One parsed input: the event and its extra headers, or why it is invalid.
+type Item = Result<CloudEvent, ApiError>;
+
+/// Reads the body in the form its content type names; `true` for batches.
+fn parse_body(content_type: &str, headers: &actix_web::http::header::HeaderMap, body: &[u8]) -> Result<(Vec<Item>, bool), ApiError> {
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match media.as_str() {
+        "application/cloudevents+json" => {
+            let object: Map<String, Value> = parse(body)?;
+            Ok((vec![cloudevents::from_structured(&object)], false))
+        }
+        "application/cloudevents-batch+json" => {
+            let objects: Vec<Map<String, Value>> = parse(body)?;
+            Ok((objects.iter().map(cloudevents::from_structured).collect(), true))
+        }
+        _ if cloudevents::is_json(&media) && headers.contains_key("ce-specversion") => {
+            Ok((vec![cloudevents::from_binary(headers, &media, body)], false))
+        }
+        _ if cloudevents::is_json(&media) => {
+            let raw: Box<RawValue> = parse(body)?;
+            if raw.get().trim_start().starts_with('[') {
+                let items: Vec<Box<RawValue>> = parse(raw.get().as_bytes())?;
+                Ok((items.iter().map(|item| plain(item.get().as_bytes())).collect(), true))
+            } else {
+                Ok((vec![plain(raw.get().as_bytes())], false))
+            }
+        }
+        _ => Err(ApiError::UnsupportedMediaType(
+            "send application/json, application/cloudevents+json, application/cloudevents-batch+json, or a binary-mode CloudEvent"
+                .to_owned(),
+        )),
+    }
+}
+
+fn plain(bytes: &[u8]) -> Item {
+    parse::<EventInput>(bytes).map(|input| CloudEvent { input, extensions: Vec::new() })
+}
+
 type Validated = (Vec<Candidate>, Vec<(usize, ItemOutcome)>);
 
-/// Parses and validates each item; a batch reports invalid items one by one.
-fn validate(
-    items: Vec<Box<RawValue>>,
-    tenant: TenantId,
-    source: &str,
-    header_key: Option<String>,
-    is_batch: bool,
-) -> Result<Validated, ApiError> {
+/// Validates each item; a single event fails the request, a batch reports
+/// invalid items one by one.
+fn validate(items: Vec<Item>, tenant: TenantId, source: &str, header_key: Option<String>, is_batch: bool) -> Result<Validated, ApiError> {
     let now = chrono::Utc::now();
     let mut candidates = Vec::with_capacity(items.len());
     let mut rejected = Vec::new();
-    for (index, raw) in items.into_iter().enumerate() {
-        let parsed = parse::<EventInput>(raw.get().as_bytes()).and_then(|input| {
+    for (index, item) in items.into_iter().enumerate() {
+        let candidate = item.and_then(|CloudEvent { input, extensions }| {
             let dedupe_key = input.id.clone().or_else(|| header_key.clone());
             let hash = idempotency::content_hash(&[
                 input.event_type.as_bytes(),
@@ -128,9 +158,9 @@ fn validate(
             // With an Idempotency-Key header the event keeps its generated id;
             // a repeat is answered with the id of the first append.
             let dedupe = dedupe_key.map(|key| Keyed { key, content_hash: hash, event_id: event.id.clone() });
-            Ok(Candidate { index, event, dedupe })
+            Ok(Candidate { index, event, dedupe, extra_headers: extensions })
         });
-        match parsed {
+        match candidate {
             Ok(candidate) => candidates.push(candidate),
             Err(error) if !is_batch => return Err(error),
             Err(error) => rejected.push((index, ItemOutcome::Rejected { index, error: prefix_fields(error, index) })),

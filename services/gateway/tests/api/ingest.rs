@@ -256,3 +256,76 @@ async fn each_key_has_a_rate_limit_reported_in_headers() {
     assert!(refused.headers().get("retry-after").is_some());
     assert_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
 }
+
+async fn send_as(app: &TestApp, key: &str, content_type: &str, headers: &[(&str, &str)], body: String) -> reqwest::Response {
+    let mut request = app.client.post(app.url("/v1/events")).header("x-api-key", key).header("content-type", content_type).body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("request")
+}
+
+#[tokio::test]
+async fn cloudevents_structured_mode_keeps_attributes_and_extensions() {
+    let app = spawn_app().await;
+    let key = key_with(&app, &["events:write"]).await;
+    let event = json!({"specversion": "1.0", "id": "ce-1", "source": "/billing", "type": "invoice.paid", "subject": "invoice/9", "data": {"amount": 9}, "partnerid": "acme"});
+    let (status, receipt) = status_and_json(send_as(&app, &key, "application/cloudevents+json", &[], event.to_string()).await).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+    assert_eq!(receipt["id"], "ce-1");
+    let (_, envelope, headers) = record_at(&app, receipt["partition"].as_i64().expect("p") as i32, receipt["offset"].as_i64().expect("o"));
+    assert_eq!((envelope.source.as_str(), envelope.subject.as_str()), ("/billing", "invoice/9"));
+    assert!(headers.iter().any(|(k, v)| k == "ce_partnerid" && v == b"acme"), "{headers:?}");
+    // CloudEvents ids are deduplicated like any client id.
+    let (_, again) = status_and_json(send_as(&app, &key, "application/cloudevents+json", &[], event.to_string()).await).await;
+    assert_eq!(again["status"], "duplicate");
+}
+
+#[tokio::test]
+async fn cloudevents_batch_mode_reports_each_event() {
+    let app = spawn_app().await;
+    let key = key_with(&app, &["events:write"]).await;
+    let batch = json!([
+        {"specversion": "1.0", "id": "b-1", "source": "/s", "type": "a.b"},
+        {"specversion": "1.0", "id": "b-2", "type": "a.b"}
+    ]);
+    let (status, receipt) = status_and_json(send_as(&app, &key, "application/cloudevents-batch+json", &[], batch.to_string()).await).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+    assert_eq!((receipt["accepted"].as_u64(), receipt["rejected"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(receipt["results"][1]["error"]["errors"][0]["field"], "[1].source", "{receipt}");
+}
+
+#[tokio::test]
+async fn cloudevents_binary_mode_reads_attributes_from_headers() {
+    let app = spawn_app().await;
+    let key = key_with(&app, &["events:write"]).await;
+    let headers =
+        [("ce-specversion", "1.0"), ("ce-id", "bin-1"), ("ce-source", "/shop"), ("ce-type", "order.placed"), ("ce-subject", "order/5")];
+    let (status, receipt) = status_and_json(send_as(&app, &key, "application/json", &headers, r#"{"total": 12}"#.to_owned()).await).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+    let (_, envelope, _) = record_at(&app, receipt["partition"].as_i64().expect("p") as i32, receipt["offset"].as_i64().expect("o"));
+    assert_eq!((envelope.id.as_str(), envelope.r#type.as_str(), envelope.source.as_str()), ("bin-1", "order.placed", "/shop"));
+    assert_eq!(serde_json::from_slice::<Value>(&envelope.data).expect("data"), json!({"total": 12}));
+
+    let missing = [("ce-specversion", "1.0"), ("ce-type", "order.placed")];
+    let body = assert_problem(
+        send_as(&app, &key, "application/json", &missing, "{}".to_owned()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+    )
+    .await;
+    let fields: Vec<&str> = body["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str()).collect();
+    assert_eq!(fields, ["ce-id", "ce-source"], "{body}");
+}
+
+#[tokio::test]
+async fn other_content_types_are_415() {
+    let app = spawn_app().await;
+    let key = key_with(&app, &["events:write"]).await;
+    assert_problem(
+        send_as(&app, &key, "text/plain", &[], "type=a.b".to_owned()).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+    )
+    .await;
+}
