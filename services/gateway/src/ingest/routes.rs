@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::cloudevents::{self, CloudEvent};
 use super::event_input::EventInput;
 use super::idempotency::{self, Keyed};
+use super::ndjson;
 use super::pipeline::{self, Candidate, ItemOutcome};
 use super::rate_limit::Budget;
 use crate::api_keys::ApiKeyAuth;
@@ -74,6 +75,10 @@ pub async fn ingest_events(
 ) -> ApiResult<HttpResponse> {
     auth.0.require("events:write")?;
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    if content_type.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case("application/x-ndjson")) {
+        let uploader = ndjson::Uploader { tenant: auth.0.tenant_id, key_id: auth.0.key_id, source: format!("/api-keys/{}", auth.0.prefix) };
+        return Ok(HttpResponse::Ok().content_type("application/x-ndjson").streaming(ndjson::process(state, uploader, payload)));
+    }
     let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
     let limits = &state.config.ingest;
     let body = read_limited(&mut payload, declared, limits.max_batch_bytes).await?;
@@ -99,7 +104,7 @@ pub async fn ingest_events(
 }
 
 /// One parsed input: the event and its extra headers, or why it is invalid.
-type Item = Result<CloudEvent, ApiError>;
+pub(super) type Item = Result<CloudEvent, ApiError>;
 
 /// Reads the body in the form its content type names; `true` for batches.
 fn parse_body(content_type: &str, headers: &actix_web::http::header::HeaderMap, body: &[u8]) -> Result<(Vec<Item>, bool), ApiError> {
@@ -136,11 +141,17 @@ fn plain(bytes: &[u8]) -> Item {
     parse::<EventInput>(bytes).map(|input| CloudEvent { input, extensions: Vec::new() })
 }
 
-type Validated = (Vec<Candidate>, Vec<(usize, ItemOutcome)>);
+pub(super) type Validated = (Vec<Candidate>, Vec<(usize, ItemOutcome)>);
 
 /// Validates each item; a single event fails the request, a batch reports
 /// invalid items one by one.
-fn validate(items: Vec<Item>, tenant: TenantId, source: &str, header_key: Option<String>, is_batch: bool) -> Result<Validated, ApiError> {
+pub(super) fn validate(
+    items: Vec<Item>,
+    tenant: TenantId,
+    source: &str,
+    header_key: Option<String>,
+    is_batch: bool,
+) -> Result<Validated, ApiError> {
     let now = chrono::Utc::now();
     let mut candidates = Vec::with_capacity(items.len());
     let mut rejected = Vec::new();

@@ -1,3 +1,20 @@
-//! The live tail of a tenant's events (Server-Sent Events).
+//! The live tail of a tenant's events as Server-Sent Events
+//! (`GET /v1/events/stream`).
+//!
+//! Promises, and why they hold:
+//! - **Only the caller's tenant.** Every record is decoded and its envelope's
+//!   `tenant_id` compared with the caller's before it becomes a frame; the
+//!   record key (also the tenant id) is only a cheap pre-filter.
+//! - **No shared state in Kafka.** Each connection has its own consumer with a
+//!   unique `group.id`, partitions `assign`ed explicitly and no commits, so a
+//!   tail never moves any consumer group's offsets.
+//! - **Bounded memory.** The consumer feeds the response through a bounded
+//!   channel; a slow client blocks the consumer instead of growing a buffer.
+//! - **Stops with the client.** When the response stream is dropped the
+//!   channel closes, the consumer thread sees it and drops the consumer.
 
+mod auth;
+mod frame;
+mod position;
+mod reader;
 pub mod routes;

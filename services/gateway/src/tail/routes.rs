@@ -1,1 +1,99 @@
-pub fn configure(_cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {}
+//! `GET /v1/events/stream`: the caller's events as Server-Sent Events.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use actix_web::http::header::{self, ContentEncoding};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use futures::Stream;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use utoipa::IntoParams;
+
+use super::auth::caller_tenant;
+use super::frame::HEARTBEAT;
+use super::position::StartRequest;
+use super::reader::{self, CHANNEL_CAPACITY};
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Idle connections get a comment this often, below common proxy timeouts.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// `now` (default): only events appended after the stream opened; or an
+    /// RFC 3339 time: events from then on (by Kafka record time).
+    pub from: Option<String>,
+    /// Per-partition start offsets, e.g. `0:120,1:0,2:55`; other partitions
+    /// start at `from`.
+    pub offsets: Option<String>,
+}
+
+/// Streams the tenant's events as `text/event-stream`. Each frame has
+/// `id: <partition>:<offset>`, `event: <type>` and a JSON `data:` line;
+/// `: keep-alive` comments come every 15 s. Send the last seen id as
+/// `Last-Event-ID` to resume right after it.
+#[utoipa::path(
+    tag = "events",
+    params(
+        StreamQuery,
+        ("Last-Event-ID" = Option<String>, Header, description = "`<partition>:<offset>` of the last event seen; resumes right after it")
+    ),
+    responses(
+        (status = 200, content_type = "text/event-stream", body = String, description = "Server-Sent Events, until the client disconnects"),
+        (status = 401, body = crate::problem::Problem),
+        (status = 403, body = crate::problem::Problem, description = "the key lacks events:read, or the role may not read events"),
+        (status = 422, body = crate::problem::Problem, description = "invalid from, offsets or Last-Event-ID"),
+        (status = 503, body = crate::problem::Problem, description = "Kafka is unavailable; retry")
+    ),
+    security(("api_key" = []), ("bearer" = []))
+)]
+#[get("/events/stream")]
+#[tracing::instrument(skip_all, fields(tenant_id = tracing::field::Empty))]
+pub async fn stream_events(request: HttpRequest, state: web::Data<AppState>, query: web::Query<StreamQuery>) -> ApiResult<HttpResponse> {
+    let tenant = caller_tenant(&request, &state).await?;
+    tracing::Span::current().record("tenant_id", tracing::field::display(tenant));
+    // A non-ASCII value parses as invalid (422), like any other malformed id.
+    let last_event_id = request.headers().get("last-event-id").map(|v| v.to_str().unwrap_or(""));
+    let start = StartRequest::parse(query.from.as_deref(), query.offsets.as_deref(), last_event_id)?;
+
+    // Broker round trips block; the response starts only once the start
+    // offsets are fixed, so nothing appended after this call is missed.
+    let kafka = state.config.kafka.clone();
+    let topic = state.config.kafka.topics.events.clone();
+    let consumer = tokio::task::spawn_blocking(move || reader::open(&kafka, &topic, &start))
+        .await
+        .map_err(|error| ApiError::Internal(anyhow::anyhow!("tail setup task failed: {error}")))??;
+
+    let (frames, received) = mpsc::channel(CHANNEL_CAPACITY);
+    tokio::task::spawn_blocking(move || reader::pump(consumer, tenant, frames));
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        // Compression would hold frames back until its buffer fills.
+        .insert_header(ContentEncoding::Identity)
+        // Tells nginx-style proxies not to buffer the stream either.
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(sse_body(received)))
+}
+
+/// Frames as they arrive, with a heartbeat comment at the start and every
+/// `HEARTBEAT_EVERY`. Ends when the consumer thread stops; dropping it (the
+/// client left) closes the channel, which stops the consumer thread.
+fn sse_body(received: mpsc::Receiver<Bytes>) -> impl Stream<Item = Result<Bytes, Infallible>> {
+    let heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
+    futures::stream::unfold((received, heartbeat), |(mut received, mut heartbeat)| async move {
+        let chunk = tokio::select! {
+            frame = received.recv() => frame?,
+            _ = heartbeat.tick() => Bytes::from_static(HEARTBEAT),
+        };
+        Some((Ok(chunk), (received, heartbeat)))
+    })
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(stream_events);
+}

@@ -329,3 +329,45 @@ async fn other_content_types_are_415() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn an_ndjson_upload_of_ten_thousand_lines_gets_one_result_line_per_line() {
+    let app = spawn_app_with(|c| {
+        c.ingest.rate_limit_per_second = 100_000;
+        c.ingest.rate_limit_burst = 100_000;
+    })
+    .await;
+    let key = key_with(&app, &["events:write"]).await;
+    let lines = 10_000;
+    let mut body = String::new();
+    for n in 1..=lines {
+        if n == 5_000 {
+            body.push_str("{\"type\": \"Broken Type\"}\n");
+        } else if n == 7_000 {
+            body.push_str("not json at all\n");
+        } else {
+            body.push_str(&format!("{{\"type\": \"meter.read\", \"data\": {{\"n\": {n}}}}}\n"));
+        }
+    }
+    let response = app
+        .client
+        .post(app.url("/v1/events"))
+        .header("x-api-key", &key)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.expect("results");
+    let results: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    assert_eq!(results.len(), lines, "one result line per input line");
+    for (i, result) in results.iter().enumerate() {
+        let line = i + 1;
+        assert_eq!(result["line"], line, "results are in input order");
+        let expected = if line == 5_000 || line == 7_000 { "rejected" } else { "accepted" };
+        assert_eq!(result["status"], expected, "line {line}: {result}");
+    }
+    assert_eq!(results[6_999]["error"]["status"], 400, "a line that is not JSON is malformed");
+    assert_eq!(results[4_999]["error"]["status"], 422);
+}
