@@ -4,7 +4,7 @@ SHELL := /bin/bash
 STACK := deploy/local/stack.sh
 TEST_ENV := . deploy/local/test-env.sh
 
-.PHONY: help dev test stack-up stack-down stack-status test-stack-up test-stack-down migrate topics build check lint fmt proto clean-stack
+.PHONY: help dev test stack-up stack-down stack-status test-stack-up test-stack-down migrate topics build check lint fmt proto clean-stack bench
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ stack-down: ## Stop the development stack (data kept)
 
 stack-status: ## Show what the development stack runs
 	@$(STACK) status
+
+bench: ## Ingest benchmark on its own stack: ceilings vs the release gateway (BENCH_SECONDS=10); writes docs/benchmarks.md
+	@deploy/local/bench.sh
 
 test-stack-up: ## Start the test stack instance (own ports and data dir)
 	@$(TEST_ENV) && $(STACK) up

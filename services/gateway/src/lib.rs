@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod event_schemas;
 pub mod extract;
 pub mod ingest;
 pub mod invitations;

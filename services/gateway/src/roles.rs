@@ -59,10 +59,11 @@ pub enum Permission {
     ManageApiKeys,
     ReadAuditLog,
     ReadEvents,
+    ManageEventSchemas,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 10] = [
         Permission::ReadTenant,
         Permission::ReadMembers,
         Permission::ManageMembers,
@@ -72,6 +73,7 @@ impl Permission {
         Permission::ManageApiKeys,
         Permission::ReadAuditLog,
         Permission::ReadEvents,
+        Permission::ManageEventSchemas,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,6 +87,7 @@ impl Permission {
             Self::ManageApiKeys => "api_keys:manage",
             Self::ReadAuditLog => "audit_log:read",
             Self::ReadEvents => "events:read",
+            Self::ManageEventSchemas => "event_schemas:manage",
         }
     }
 }

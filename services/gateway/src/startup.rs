@@ -26,7 +26,7 @@ use crate::openapi::ApiDoc;
 use crate::problem::{ApiError, from_actix};
 use crate::security_headers::{docs_policy, security_headers};
 use crate::state::AppState;
-use crate::{GatewayConfig, api_keys, audit, auth, ingest, invitations, members, tail, tenant};
+use crate::{GatewayConfig, api_keys, audit, auth, event_schemas, ingest, invitations, members, tail, tenant};
 
 pub struct Application {
     port: u16,
@@ -52,6 +52,7 @@ impl Application {
             producer: producer.clone(),
             login_limiter: LoginLimiter::new(config.auth.login_attempts_per_minute_per_email, config.auth.login_attempts_per_minute_per_ip),
             outbox: Arc::new(tokio::sync::Notify::new()),
+            schemas: crate::event_schemas::SchemaRegistry::new(pool.clone(), Duration::from_secs(5)),
             ingest_limiter: crate::ingest::rate_limit::IngestLimiter::new(
                 config.ingest.rate_limit_per_second,
                 config.ingest.rate_limit_burst,
@@ -139,6 +140,7 @@ fn serve(
                     .configure(invitations::routes::configure)
                     .configure(api_keys::routes::configure)
                     .configure(ingest::routes::configure)
+                    .configure(event_schemas::routes::configure)
                     .configure(tail::routes::configure)
                     .service(audit::list_audit_log),
             )

@@ -15,6 +15,7 @@ pub struct AppState {
     pub config: Arc<GatewayConfig>,
     pub login_limiter: LoginLimiter,
     pub ingest_limiter: crate::ingest::rate_limit::IngestLimiter,
+    pub schemas: crate::event_schemas::SchemaRegistry,
     /// Wakes the system-event relay after a commit that staged events.
     pub outbox: Arc<tokio::sync::Notify>,
 }

@@ -12,3 +12,4 @@ pub mod ndjson;
 pub mod pipeline;
 pub mod rate_limit;
 pub mod routes;
+pub mod schema_check;

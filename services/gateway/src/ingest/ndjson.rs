@@ -106,6 +106,8 @@ async fn flush(state: &AppState, uploader: &Uploader, lines: Vec<(usize, Bytes)>
                 .map(|(_, bytes)| parse::<EventInput>(bytes).map(|input| CloudEvent { input, extensions: Vec::new() }))
                 .collect();
             let (candidates, mut rejected) = super::routes::validate(items, uploader.tenant, &uploader.source, None, true)?;
+            let (candidates, mut off_schema) = super::schema_check::enforce(state, uploader.tenant, candidates, true).await?;
+            rejected.append(&mut off_schema);
             let mut outcomes = pipeline::append(state, uploader.tenant, candidates).await?;
             outcomes.append(&mut rejected);
             outcomes.sort_by_key(|(index, _)| *index);

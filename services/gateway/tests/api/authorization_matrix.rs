@@ -58,6 +58,14 @@ fn endpoints(t: &Targets) -> Vec<(Method, String, Option<Value>, Permission, Sta
         (Method::POST, "/v1/api-keys".into(), Some(json!({"scopes": ["events:read"]})), Permission::ManageApiKeys, StatusCode::CREATED),
         (Method::DELETE, format!("/v1/api-keys/{}", t.api_key_id), None, Permission::ManageApiKeys, StatusCode::NO_CONTENT),
         (Method::GET, "/v1/audit-log".into(), None, Permission::ReadAuditLog, StatusCode::OK),
+        (Method::GET, "/v1/event-schemas".into(), None, Permission::ReadEvents, StatusCode::OK),
+        (
+            Method::PUT,
+            format!("/v1/event-schemas/type.{}", uuid::Uuid::new_v4().simple()),
+            Some(json!({"schema": {"type": "object"}})),
+            Permission::ManageEventSchemas,
+            StatusCode::OK,
+        ),
     ]
 }
 

@@ -371,3 +371,71 @@ async fn an_ndjson_upload_of_ten_thousand_lines_gets_one_result_line_per_line() 
     assert_eq!(results[6_999]["error"]["status"], 400, "a line that is not JSON is malformed");
     assert_eq!(results[4_999]["error"]["status"], 422);
 }
+
+#[tokio::test]
+async fn registered_schemas_are_enforced_on_ingest_with_json_paths() {
+    let app = spawn_app().await;
+    let owner = app.signup(&unique_email("owner"), "acme").await;
+    let (status, key) =
+        status_and_json(app.call(Method::POST, "/v1/api-keys", Some(&owner.access_token), Some(json!({"scopes": ["events:write"]}))).await)
+            .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let key = key["key"].as_str().expect("key").to_owned();
+    let schema = json!({"schema": {"type": "object", "required": ["amount"], "properties": {"amount": {"type": "integer", "minimum": 0}}}});
+    let (status, saved) =
+        status_and_json(app.call(Method::PUT, "/v1/event-schemas/invoice.paid", Some(&owner.access_token), Some(schema.clone())).await)
+            .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["version"], 1);
+    let (_, again) =
+        status_and_json(app.call(Method::PUT, "/v1/event-schemas/invoice.paid", Some(&owner.access_token), Some(schema)).await).await;
+    assert_eq!(again["version"], 2);
+
+    let body = assert_problem(
+        send(&app, &key, json!({"type": "invoice.paid", "data": {"amount": -5}})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+    )
+    .await;
+    assert_eq!(body["errors"][0]["field"], "data/amount", "{body}");
+    assert_eq!(send(&app, &key, json!({"type": "invoice.paid", "data": {"amount": 5}})).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        send(&app, &key, json!({"type": "invoice.sent", "data": {"anything": true}})).await.status(),
+        StatusCode::ACCEPTED,
+        "types without a schema pass"
+    );
+    let (_, receipt) = status_and_json(
+        send(&app, &key, json!([{"type": "invoice.paid", "data": {"amount": 1}}, {"type": "invoice.paid", "data": {}}])).await,
+    )
+    .await;
+    assert_eq!((receipt["accepted"].as_u64(), receipt["rejected"].as_u64()), (Some(1), Some(1)), "{receipt}");
+    assert_eq!(receipt["results"][1]["error"]["errors"][0]["field"], "[1].data", "{receipt}");
+
+    let bad = assert_problem(
+        app.call(Method::PUT, "/v1/event-schemas/invoice.paid", Some(&owner.access_token), Some(json!({"schema": {"type": 12}}))).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+    )
+    .await;
+    assert_eq!(bad["errors"][0]["field"], "schema");
+
+    let viewer = app.add_member(&owner.tenant_id, "viewer").await;
+    let (status, list) = status_and_json(app.call(Method::GET, "/v1/event-schemas", Some(&viewer.access_token), None).await).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["items"][0]["event_type"], "invoice.paid");
+    assert_problem(
+        app.call(Method::DELETE, "/v1/event-schemas/invoice.paid", Some(&viewer.access_token), None).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(
+        app.call(Method::DELETE, "/v1/event-schemas/invoice.paid", Some(&owner.access_token), None).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send(&app, &key, json!({"type": "invoice.paid", "data": {"amount": -5}})).await.status(),
+        StatusCode::ACCEPTED,
+        "no schema, no check"
+    );
+}

@@ -1,0 +1,153 @@
+//! `signalops-bench`: the load generator and ceilings behind `make bench`
+//! (deploy/local/bench.sh). Each scenario subcommand prints one JSON line;
+//! `report` turns the lines into the Markdown table and docs/benchmarks.md.
+
+mod histogram;
+mod http;
+mod load;
+mod payload;
+mod report;
+mod result;
+mod scenarios;
+
+use std::io::BufRead as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::result::ScenarioResult;
+use crate::scenarios::{Gateway, GatewayMode, Load};
+
+#[derive(Parser)]
+#[command(about = "SignalOps ingest benchmark: ceilings, gateway load, report")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct LoadArgs {
+    /// How long each scenario runs.
+    #[arg(long, env = "BENCH_SECONDS", default_value_t = 10)]
+    seconds: u64,
+    /// Requests (or producer chunks) in flight at once.
+    #[arg(long, env = "BENCH_CONCURRENCY", default_value_t = 32)]
+    concurrency: usize,
+}
+
+impl LoadArgs {
+    fn load(&self) -> Load {
+        Load { concurrency: self.concurrency.max(1), duration: Duration::from_secs(self.seconds.max(1)) }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Raw Kafka producer rate with the platform's producer settings.
+    ProducerCeiling {
+        #[command(flatten)]
+        load: LoadArgs,
+        #[arg(long, env = "SIGNALOPS_KAFKA_BROKERS")]
+        brokers: String,
+        #[arg(long)]
+        topic: String,
+        /// Records per `send_all`, as the gateway sends a batch.
+        #[arg(long, default_value_t = 100)]
+        chunk: usize,
+    },
+    /// A trivial actix handler answering 202: the HTTP ceiling.
+    HttpCeiling {
+        #[command(flatten)]
+        load: LoadArgs,
+        /// Actix workers; the gateway's default is one per core.
+        #[arg(long, default_value_t = std::thread::available_parallelism().map_or(1, |n| n.get()))]
+        workers: usize,
+    },
+    /// Load on the real gateway's POST /v1/events.
+    Gateway {
+        #[command(flatten)]
+        load: LoadArgs,
+        #[arg(long)]
+        url: String,
+        #[arg(long, env = "BENCH_API_KEY", hide_env_values = true)]
+        api_key: String,
+        #[arg(long, value_enum)]
+        mode: GatewayMode,
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        #[arg(long, default_value_t = 10)]
+        duplicate_percent: usize,
+    },
+    /// Prints the Markdown table from the JSON lines and updates the doc.
+    Report {
+        #[arg(long)]
+        results: PathBuf,
+        /// docs/benchmarks.md; not written when absent.
+        #[arg(long)]
+        doc: Option<PathBuf>,
+        /// The gateway's peak resident set (VmHWM), in KiB.
+        #[arg(long)]
+        rss_kib: Option<u64>,
+        #[arg(long, default_value = "")]
+        date: String,
+        #[arg(long, default_value = "")]
+        machine: String,
+        #[arg(long, default_value = "")]
+        kafka: String,
+        #[arg(long, default_value = "")]
+        commit: String,
+        #[command(flatten)]
+        load: LoadArgs,
+    },
+}
+
+fn print(result: &ScenarioResult) {
+    println!("{}", result.to_json());
+}
+
+/// A ceiling that measured nothing leaves every ratio meaningless: that is a
+/// broken harness (topic missing, broker down), not a result.
+fn ceiling(result: ScenarioResult) -> anyhow::Result<ScenarioResult> {
+    if result.events_per_s <= 0.0 {
+        anyhow::bail!("{} measured nothing: {}", result.scenario, result.first_error.as_deref().unwrap_or("no request completed"));
+    }
+    Ok(result)
+}
+
+fn report(results: PathBuf, doc: Option<PathBuf>, context: report::Context) -> anyhow::Result<()> {
+    let file = std::io::BufReader::new(std::fs::File::open(&results)?);
+    let mut parsed = Vec::new();
+    for line in file.lines() {
+        let line = line?;
+        if !line.trim().is_empty() {
+            parsed.push(ScenarioResult::from_json(&serde_json::from_str(&line)?)?);
+        }
+    }
+    let table = report::render(&parsed, &context);
+    print!("{table}");
+    if let Some(doc) = doc {
+        let current = std::fs::read_to_string(&doc).unwrap_or_default();
+        std::fs::write(&doc, report::splice_into_doc(&current, &table))?;
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::ProducerCeiling { load, brokers, topic, chunk } => {
+            print(&ceiling(scenarios::producer_ceiling(&load.load(), &brokers, &topic, chunk.max(1)).await?)?);
+        }
+        Command::HttpCeiling { load, workers } => print(&ceiling(scenarios::http_ceiling(&load.load(), workers.max(1)).await?)?),
+        Command::Gateway { load, url, api_key, mode, batch, duplicate_percent } => {
+            let gateway = Gateway { url, api_key, mode, batch: batch.max(1), duplicate_percent: duplicate_percent.min(100) };
+            print(&scenarios::gateway(&load.load(), &gateway).await?);
+        }
+        Command::Report { results, doc, rss_kib, date, machine, kafka, commit, load } => {
+            let context = report::Context { date, machine, kafka, commit, seconds: load.seconds, concurrency: load.concurrency, rss_kib };
+            report(results, doc, context)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,180 @@
+//! Judges the results against the performance budget (DESIGN.md): always as
+//! a ratio to a ceiling measured in the same run on the same machine, because
+//! absolute numbers on a shared 2-core box say little.
+
+use std::fmt::Write as _;
+
+use crate::result::ScenarioResult;
+
+pub const RSS_LIMIT_MIB: f64 = 256.0;
+
+pub struct Context {
+    pub date: String,
+    pub machine: String,
+    pub kafka: String,
+    pub commit: String,
+    pub seconds: u64,
+    pub concurrency: usize,
+    pub rss_kib: Option<u64>,
+}
+
+struct Row {
+    cells: [String; 7],
+}
+
+fn number(value: f64) -> String {
+    if value >= 100.0 { format!("{value:.0}") } else { format!("{value:.2}") }
+}
+
+fn ms(value: Option<f64>) -> String {
+    value.map_or("—".into(), |v| format!("{v:.2}"))
+}
+
+fn find<'a>(results: &'a [ScenarioResult], name: &str) -> Option<&'a ScenarioResult> {
+    results.iter().find(|r| r.scenario == name && r.available && r.events_per_s > 0.0)
+}
+
+/// The row of a gateway scenario: its ratio to `ceiling` against `target`
+/// (None: reported without a target).
+fn judged(result: &ScenarioResult, ceiling: Option<f64>, target: Option<f64>, target_text: &str) -> Row {
+    if !result.available {
+        let verdict = if result.note.starts_with("not available yet") { "not available yet" } else { "fail (see notes)" };
+        let cells = [result.scenario.clone(), "—".into(), "—".into(), "—".into(), "—".into(), target_text.into(), verdict.into()];
+        return Row { cells };
+    }
+    let ratio = ceiling.filter(|c| *c > 0.0).map(|c| result.events_per_s / c);
+    let verdict = match (ratio, target) {
+        (Some(ratio), Some(target)) if result.errors == 0 && ratio >= target => "pass",
+        (Some(_), Some(_)) => "fail",
+        (None, Some(_)) => "no ceiling",
+        (_, None) => "report only",
+    };
+    let cells = [
+        result.scenario.clone(),
+        number(result.events_per_s),
+        ms(result.p50_ms),
+        ms(result.p99_ms),
+        ratio.map_or("—".into(), |r| format!("{r:.2}")),
+        target_text.into(),
+        verdict.into(),
+    ];
+    Row { cells }
+}
+
+fn ceiling_row(result: Option<&ScenarioResult>, name: &str) -> Row {
+    let (rate, p50, p99, ratio) = match result {
+        Some(r) => (number(r.events_per_s), r.p50_ms, r.p99_ms, "1.00"),
+        None => ("missing".into(), None, None, "—"),
+    };
+    Row { cells: [name.into(), rate, ms(p50), ms(p99), ratio.into(), "ceiling".into(), "—".into()] }
+}
+
+/// The Markdown table plus notes (errors, unavailable scenarios, settings).
+pub fn render(results: &[ScenarioResult], context: &Context) -> String {
+    let producer = find(results, "producer-ceiling").map(|r| r.events_per_s);
+    let http = find(results, "http-ceiling").map(|r| r.events_per_s);
+    let single_ceiling = match (producer, http) {
+        (Some(p), Some(h)) => Some(p.min(h)),
+        _ => None,
+    };
+    let mut rows = vec![
+        ceiling_row(find(results, "producer-ceiling"), "producer-ceiling"),
+        ceiling_row(find(results, "http-ceiling"), "http-ceiling"),
+    ];
+    for result in results {
+        let row = match result.scenario.as_str() {
+            "gateway-single" => judged(result, single_ceiling, Some(0.5), "≥ 0.5 × min(http, producer)"),
+            "gateway-batch" => judged(result, producer, Some(0.7), "≥ 0.7 × producer"),
+            "gateway-batch-dup" => judged(result, producer, None, "— (vs producer)"),
+            _ => continue,
+        };
+        rows.push(row);
+    }
+    let rss = context.rss_kib.map(|kib| kib as f64 / 1024.0);
+    let rss_verdict = rss.map_or("not measured", |mib| if mib <= RSS_LIMIT_MIB { "pass" } else { "fail" });
+    let rss_value = rss.map_or("—".into(), |mib| format!("{mib:.1} MiB"));
+    rows.push(Row {
+        cells: ["gateway peak RSS (VmHWM)".into(), "—".into(), "—".into(), "—".into(), rss_value, "≤ 256 MiB".into(), rss_verdict.into()],
+    });
+
+    let mut out = String::new();
+    let _ = writeln!(out, "| scenario | events/s | p50 ms | p99 ms | ratio to ceiling | target | pass/fail |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---|---|");
+    for row in &rows {
+        let _ = writeln!(out, "| {} |", row.cells.join(" | "));
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Run: {} · {} · Kafka {} · commit {}", context.date, context.machine, context.kafka, context.commit);
+    let _ = writeln!(
+        out,
+        "Load: {} s per scenario, {} requests in flight (closed loop), `data` of 300 bytes.",
+        context.seconds, context.concurrency
+    );
+    let _ = writeln!(out);
+    for result in results {
+        let mut parts = Vec::new();
+        if !result.note.is_empty() {
+            parts.push(result.note.clone());
+        }
+        if result.available {
+            parts.push(format!("{} requests ({} req/s)", result.requests, number(result.requests_per_s)));
+        }
+        if result.errors > 0 {
+            parts.push(format!("{} failed requests, first: {}", result.errors, result.first_error.as_deref().unwrap_or("?")));
+        }
+        let _ = writeln!(out, "- {}: {}", result.scenario, parts.join("; "));
+    }
+    out
+}
+
+/// Replaces everything from the "## Latest run" heading on (the intro above
+/// it is hand-written and kept).
+pub fn splice_into_doc(doc: &str, table: &str) -> String {
+    const HEADING: &str = "## Latest run";
+    let intro = doc.find(HEADING).map_or(doc, |at| &doc[..at]);
+    let intro = intro.trim_end();
+    let separator = if intro.is_empty() { "" } else { "\n\n" };
+    format!("{intro}{separator}{HEADING}\n\nWritten by `make bench`; do not edit by hand.\n\n{table}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(name: &str, rate: f64) -> ScenarioResult {
+        ScenarioResult { scenario: name.into(), available: true, events_per_s: rate, requests: 10, ..Default::default() }
+    }
+
+    #[test]
+    fn gateway_rows_are_judged_against_their_ceiling() {
+        let results = [
+            result("producer-ceiling", 100_000.0),
+            result("http-ceiling", 20_000.0),
+            result("gateway-single", 12_000.0),
+            result("gateway-batch", 50_000.0),
+            ScenarioResult::unavailable("gateway-batch-dup", "not available yet".into()),
+        ];
+        let context = Context {
+            date: "d".into(),
+            machine: "m".into(),
+            kafka: "k".into(),
+            commit: "c".into(),
+            seconds: 1,
+            concurrency: 1,
+            rss_kib: Some(100 * 1024),
+        };
+        let table = render(&results, &context);
+        assert!(table.contains("| gateway-single | 12000 | — | — | 0.60 |"), "{table}");
+        assert!(table.contains("| 0.50 | ≥ 0.7 × producer | fail |"), "{table}");
+        assert!(table.contains("| gateway-batch-dup | — | — | — | — | — (vs producer) | not available yet |"), "{table}");
+        assert!(table.contains("| 100.0 MiB | ≤ 256 MiB | pass |"), "{table}");
+    }
+
+    #[test]
+    fn the_intro_is_kept_and_the_old_run_replaced() {
+        let doc = "# Benchmarks\n\nintro\n\n## Latest run\n\nold table\n";
+        let spliced = splice_into_doc(doc, "new table\n");
+        assert!(spliced.starts_with("# Benchmarks\n\nintro\n\n## Latest run\n"));
+        assert!(spliced.contains("new table") && !spliced.contains("old table"));
+    }
+}

@@ -1,0 +1,90 @@
+//! One scenario's measurement as a JSON line: scenarios run as separate
+//! processes (so each starts cold and alone), and the report reads them back.
+
+use serde_json::{Value, json};
+
+use crate::load::Outcome;
+
+#[derive(Debug, Clone, Default)]
+pub struct ScenarioResult {
+    pub scenario: String,
+    /// False when the system under test lacks the feature (e.g. batches).
+    pub available: bool,
+    pub events_per_s: f64,
+    pub requests_per_s: f64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub requests: u64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub note: String,
+}
+
+impl ScenarioResult {
+    pub fn measured(scenario: &str, outcome: &Outcome, note: String) -> Self {
+        Self {
+            scenario: scenario.to_owned(),
+            available: true,
+            events_per_s: outcome.events_per_second(),
+            requests_per_s: outcome.requests_per_second(),
+            p50_ms: outcome.histogram.quantile_ms(0.50),
+            p99_ms: outcome.histogram.quantile_ms(0.99),
+            requests: outcome.requests,
+            errors: outcome.errors,
+            first_error: outcome.first_error.clone(),
+            note,
+        }
+    }
+
+    pub fn unavailable(scenario: &str, note: String) -> Self {
+        Self { scenario: scenario.to_owned(), note, ..Self::default() }
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "scenario": self.scenario, "available": self.available,
+            "events_per_s": self.events_per_s, "requests_per_s": self.requests_per_s,
+            "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
+            "requests": self.requests, "errors": self.errors,
+            "first_error": self.first_error, "note": self.note,
+        })
+    }
+
+    pub fn from_json(value: &Value) -> anyhow::Result<Self> {
+        let text = |key: &str| value[key].as_str().map(str::to_owned);
+        Ok(Self {
+            scenario: text("scenario").ok_or_else(|| anyhow::anyhow!("a result without a scenario: {value}"))?,
+            available: value["available"].as_bool().unwrap_or(false),
+            events_per_s: value["events_per_s"].as_f64().unwrap_or(0.0),
+            requests_per_s: value["requests_per_s"].as_f64().unwrap_or(0.0),
+            p50_ms: value["p50_ms"].as_f64(),
+            p99_ms: value["p99_ms"].as_f64(),
+            requests: value["requests"].as_u64().unwrap_or(0),
+            errors: value["errors"].as_u64().unwrap_or(0),
+            first_error: text("first_error"),
+            note: text("note").unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_survive_the_json_round_trip() {
+        let result = ScenarioResult {
+            scenario: "x".into(),
+            available: true,
+            events_per_s: 12.5,
+            p99_ms: Some(3.0),
+            errors: 2,
+            ..Default::default()
+        };
+        let back = ScenarioResult::from_json(&result.to_json()).expect("parse");
+        assert_eq!(
+            (back.scenario.as_str(), back.available, back.events_per_s, back.p50_ms, back.p99_ms, back.errors),
+            ("x", true, 12.5, None, Some(3.0), 2)
+        );
+    }
+}
