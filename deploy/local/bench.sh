@@ -107,7 +107,12 @@ done
 rss_kib="$(awk '/^VmHWM:/ {print $2}' "/proc/$gateway_pid/status" 2>/dev/null || true)"
 mem_gib="$(awk '/^MemTotal:/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)"
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[[ -z "$(git status --porcelain 2>/dev/null)" ]] || commit="$commit (with uncommitted changes)"
+# Other people edit the tree while a run builds: say whether it was clean.
+if ! tree="$(git status --porcelain 2>/dev/null)"; then
+  commit="$commit (tree state unknown)"
+elif [[ -n "$tree" ]]; then
+  commit="$commit (with uncommitted changes)"
+fi
 echo
 "$BIN/signalops-bench" report --results "$results" --doc "$REPO/docs/benchmarks.md" \
   ${rss_kib:+--rss-kib "$rss_kib"} \
