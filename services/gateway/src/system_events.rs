@@ -18,8 +18,6 @@ use signalops_proto::{ENVELOPE_SCHEMA_VERSION, Event, Message};
 use tokio::sync::Notify;
 use tokio_postgres::GenericClient;
 
-use crate::state::AppState;
-
 pub const SOURCE: &str = "/signalops/control-plane";
 const RELAY_BATCH: i64 = 500;
 
@@ -54,23 +52,6 @@ pub async fn stage<C: GenericClient>(
     )
     .await?;
     Ok(())
-}
-
-/// Stages and commits an event on its own, for changes that happened
-/// outside a tenant transaction; prefer `stage` inside the change's own.
-pub async fn emit(state: &AppState, tenant: TenantId, event_type: &str, subject: &str, data: Value) {
-    let result = async {
-        let mut client = state.pool.get().await?;
-        let tx = signalops_platform::postgres::begin_tenant_tx(&mut client, tenant).await?;
-        stage(&tx, tenant, event_type, subject, data).await?;
-        tx.commit().await?;
-        anyhow::Ok(())
-    }
-    .await;
-    match result {
-        Ok(()) => state.outbox.notify_one(),
-        Err(error) => tracing::error!(error = %format!("{error:#}"), event_type, "system event not staged"),
-    }
 }
 
 /// Relays staged events until the process stops: at once when notified,

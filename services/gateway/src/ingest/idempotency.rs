@@ -19,7 +19,6 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use signalops_platform::TenantId;
 use signalops_platform::postgres::{Pool, begin_tenant_tx};
-use uuid::Uuid;
 
 use crate::problem::ApiError;
 
@@ -155,11 +154,6 @@ pub async fn release(pool: &Pool, tenant: TenantId, keys: &[String]) -> Result<(
     tx.execute("DELETE FROM idempotency_keys WHERE key = ANY($1) AND partition IS NULL", &[&keys]).await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// A fresh event id for events whose dedupe key came from a header.
-pub fn new_event_id() -> String {
-    Uuid::now_v7().to_string()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use signalops_platform::kafka::OutgoingRecord;
 use signalops_proto::{Event, Message};
 
 use super::idempotency::{self, Keyed, Outcome};
-use crate::problem::{ApiError, Problem};
+use crate::problem::ApiError;
 use crate::state::AppState;
 
 /// An event ready to append, with its dedupe key when the client gave one.
@@ -24,15 +24,6 @@ pub enum ItemOutcome {
     Accepted { id: String, partition: i32, offset: i64 },
     Duplicate { id: String, partition: i32, offset: i64 },
     Rejected { index: usize, error: ApiError },
-}
-
-impl ItemOutcome {
-    pub fn problem(&self) -> Option<Problem> {
-        match self {
-            Self::Rejected { error, .. } => Some(error.problem()),
-            _ => None,
-        }
-    }
 }
 
 /// Deduplicates and appends `candidates`; results are in input order.
