@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
@@ -108,6 +108,23 @@ pub fn http() -> &'static HttpMetrics {
                 &["method", "route"],
             )
             .expect("metric"),
+        ),
+    })
+}
+
+/// The gateway's live tail (`GET /v1/events/stream`).
+pub struct TailMetrics {
+    /// Streams open now; each holds a Kafka consumer and a blocking thread.
+    pub open_streams: IntGauge,
+}
+
+#[allow(clippy::expect_used)] // metric definitions are constants
+pub fn tail() -> &'static TailMetrics {
+    static METRICS: OnceLock<TailMetrics> = OnceLock::new();
+    METRICS.get_or_init(|| TailMetrics {
+        open_streams: register(
+            IntGauge::new("signalops_tail_open_streams", "Live-tail streams (GET /v1/events/stream) open on this instance")
+                .expect("metric"),
         ),
     })
 }

@@ -39,7 +39,8 @@ impl Validate for GatewayConfig {
     }
 }
 
-/// Limits and behaviour of `POST /v1/events`.
+/// Limits and behaviour of `POST /v1/events` and of the live tail
+/// (`GET /v1/events/stream`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IngestSettings {
@@ -50,7 +51,16 @@ pub struct IngestSettings {
     /// Per-API-key token bucket: sustained events per second and burst.
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
+    /// Live-tail streams open at once per tenant, and on this instance in
+    /// all. Each holds a Kafka consumer and a blocking thread.
+    pub tail_max_streams_per_tenant: usize,
+    pub tail_max_streams: usize,
 }
+
+/// Every tail stream occupies one of the runtime's blocking threads (tokio
+/// has 512 per runtime); the rest are left for password hashing and Kafka
+/// set-up, which would otherwise queue behind idle streams.
+pub const TAIL_MAX_STREAMS_CEILING: usize = 448;
 
 impl Default for IngestSettings {
     fn default() -> Self {
@@ -60,6 +70,8 @@ impl Default for IngestSettings {
             idempotency_window_days: 7,
             rate_limit_per_second: 1_000,
             rate_limit_burst: 2_000,
+            tail_max_streams_per_tenant: 8,
+            tail_max_streams: 256,
         }
     }
 }
@@ -78,6 +90,12 @@ impl Validate for IngestSettings {
         }
         if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
             problems.push(FieldProblem::new("rate_limit_per_second", "rate limits must be at least 1"));
+        }
+        if self.tail_max_streams_per_tenant == 0 {
+            problems.push(FieldProblem::new("tail_max_streams_per_tenant", "must be at least 1"));
+        }
+        if !(1..=TAIL_MAX_STREAMS_CEILING).contains(&self.tail_max_streams) {
+            problems.push(FieldProblem::new("tail_max_streams", format!("must be between 1 and {TAIL_MAX_STREAMS_CEILING}")));
         }
         problems
     }
@@ -215,5 +233,31 @@ impl Validate for AuthSettings {
             problems.push(FieldProblem::new("invitation_ttl_days", "must be between 1 and 90"));
         }
         problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(problems: &[FieldProblem]) -> Vec<&str> {
+        problems.iter().map(|p| p.field.as_str()).collect()
+    }
+
+    #[test]
+    fn the_default_tail_limits_are_valid() {
+        let ingest = IngestSettings::default();
+        assert_eq!((ingest.tail_max_streams_per_tenant, ingest.tail_max_streams), (8, 256));
+        assert!(ingest.validate().is_empty());
+    }
+
+    #[test]
+    fn tail_limits_must_allow_a_stream_and_leave_blocking_threads_for_the_rest() {
+        let none = IngestSettings { tail_max_streams_per_tenant: 0, tail_max_streams: 0, ..IngestSettings::default() };
+        assert_eq!(fields(&none.validate()), ["tail_max_streams_per_tenant", "tail_max_streams"]);
+        let too_many = IngestSettings { tail_max_streams: TAIL_MAX_STREAMS_CEILING + 1, ..IngestSettings::default() };
+        assert_eq!(fields(&too_many.validate()), ["tail_max_streams"]);
+        let at_the_ceiling = IngestSettings { tail_max_streams: TAIL_MAX_STREAMS_CEILING, ..IngestSettings::default() };
+        assert!(at_the_ceiling.validate().is_empty());
     }
 }

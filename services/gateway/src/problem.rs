@@ -64,6 +64,9 @@ pub enum ApiError {
     Gone(String),
     #[error("rate limited")]
     RateLimited { retry_after_secs: u64 },
+    /// A live-tail limit; `detail` says which one.
+    #[error("too many streams: {detail}")]
+    TooManyStreams { detail: String, retry_after_secs: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -88,6 +91,7 @@ impl ApiError {
             Self::IdempotencyConflict(_) => ("idempotency-conflict", "Idempotency key reused with different content"),
             Self::Gone(_) => ("gone", "Gone"),
             Self::RateLimited { .. } => ("rate-limited", "Too many requests"),
+            Self::TooManyStreams { .. } => ("too-many-streams", "Too many open streams"),
             Self::Unavailable(_) => ("unavailable", "Service unavailable"),
             Self::Internal(_) => ("internal", "Internal error"),
         }
@@ -105,6 +109,7 @@ impl ApiError {
             Self::Unauthorized(d) => Some((*d).to_owned()),
             Self::PayloadTooLarge { limit } => Some(format!("the body exceeds {limit} bytes")),
             Self::RateLimited { retry_after_secs } => Some(format!("retry after {retry_after_secs} s")),
+            Self::TooManyStreams { detail, .. } => Some(detail.clone()),
             Self::Validation(_) => Some("one or more fields are invalid".to_owned()),
             Self::NotFound => None,
             // Never describe internal failures to clients.
@@ -131,7 +136,7 @@ impl ResponseError for ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::IdempotencyConflict(_) => StatusCode::CONFLICT,
             Self::Gone(_) => StatusCode::GONE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::TooManyStreams { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -146,7 +151,7 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
         match self {
-            Self::RateLimited { retry_after_secs } => {
+            Self::RateLimited { retry_after_secs } | Self::TooManyStreams { retry_after_secs, .. } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             Self::Unauthorized(_) => {

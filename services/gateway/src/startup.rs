@@ -57,6 +57,7 @@ impl Application {
                 config.ingest.rate_limit_per_second,
                 config.ingest.rate_limit_burst,
             ),
+            tail_streams: crate::tail::limits::StreamLimits::new(config.ingest.tail_max_streams_per_tenant, config.ingest.tail_max_streams),
             config: Arc::new(config),
         });
         crate::system_events::spawn_relay(pool.clone(), producer.clone(), state.config.kafka.topics.events.clone(), state.outbox.clone());
@@ -157,6 +158,10 @@ fn serve(
             .service(SwaggerUi::new("/docs/{_:.*}").url("/docs/openapi.json", api))
             .default_service(web::to(not_found))
     })
+    // A client that closes its side is gone: without this, actix keeps
+    // serving a streaming response (the live tail) until a write fails, up
+    // to two heartbeats later, and the stream's consumer and slot with it.
+    .h1_allow_half_closed(false)
     .disable_signals()
     .listen(listener)?
     .run();

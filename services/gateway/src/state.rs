@@ -16,6 +16,8 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
     pub ingest_limiter: crate::ingest::rate_limit::IngestLimiter,
     pub schemas: crate::event_schemas::SchemaRegistry,
+    /// Open live-tail streams, bounded per tenant and per instance.
+    pub tail_streams: crate::tail::limits::StreamLimits,
     /// Wakes the system-event relay after a commit that staged events.
     pub outbox: Arc<tokio::sync::Notify>,
 }

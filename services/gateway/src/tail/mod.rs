@@ -12,9 +12,13 @@
 //!   channel; a slow client blocks the consumer instead of growing a buffer.
 //! - **Stops with the client.** When the response stream is dropped the
 //!   channel closes, the consumer thread sees it and drops the consumer.
+//! - **Bounded streams.** A stream needs a slot of [`limits`] (per tenant and
+//!   per instance) before its consumer is created; the consumer thread holds
+//!   the slot until it stops, so a disconnect frees it.
 
 mod auth;
 mod frame;
+pub mod limits;
 mod position;
 mod reader;
 pub mod routes;

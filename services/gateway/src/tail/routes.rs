@@ -13,6 +13,7 @@ use utoipa::IntoParams;
 
 use super::auth::caller_tenant;
 use super::frame::HEARTBEAT;
+use super::limits::RETRY_AFTER_SECS;
 use super::position::StartRequest;
 use super::reader::{self, CHANNEL_CAPACITY};
 use crate::problem::{ApiError, ApiResult};
@@ -47,6 +48,8 @@ pub struct StreamQuery {
         (status = 401, body = crate::problem::Problem),
         (status = 403, body = crate::problem::Problem, description = "the key lacks events:read, or the role may not read events"),
         (status = 422, body = crate::problem::Problem, description = "invalid from, offsets or Last-Event-ID"),
+        (status = 429, body = crate::problem::Problem, description = "`too-many-streams`: the tenant (ingest.tail_max_streams_per_tenant) or this gateway instance (ingest.tail_max_streams) has as many open streams as allowed; `detail` says which",
+            headers(("Retry-After" = u64, description = "seconds to wait before retrying"))),
         (status = 503, body = crate::problem::Problem, description = "Kafka is unavailable; retry")
     ),
     security(("api_key" = []), ("bearer" = []))
@@ -59,6 +62,12 @@ pub async fn stream_events(request: HttpRequest, state: web::Data<AppState>, que
     // A non-ASCII value parses as invalid (422), like any other malformed id.
     let last_event_id = request.headers().get("last-event-id").map(|v| v.to_str().unwrap_or(""));
     let start = StartRequest::parse(query.from.as_deref(), query.offsets.as_deref(), last_event_id)?;
+    // Taken before the consumer exists, so a refused stream costs no broker
+    // connection; returning early on any error below frees it again.
+    let slot = state
+        .tail_streams
+        .acquire(tenant)
+        .map_err(|hit| ApiError::TooManyStreams { detail: hit.to_string(), retry_after_secs: RETRY_AFTER_SECS })?;
 
     // Broker round trips block; the response starts only once the start
     // offsets are fixed, so nothing appended after this call is missed.
@@ -69,7 +78,11 @@ pub async fn stream_events(request: HttpRequest, state: web::Data<AppState>, que
         .map_err(|error| ApiError::Internal(anyhow::anyhow!("tail setup task failed: {error}")))??;
 
     let (frames, received) = mpsc::channel(CHANNEL_CAPACITY);
-    tokio::task::spawn_blocking(move || reader::pump(consumer, tenant, frames));
+    tokio::task::spawn_blocking(move || {
+        reader::pump(consumer, tenant, frames);
+        // The consumer is gone once `pump` returns; only then is the slot free.
+        drop(slot);
+    });
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
         .insert_header((header::CACHE_CONTROL, "no-store"))

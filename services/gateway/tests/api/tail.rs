@@ -1,12 +1,22 @@
 //! The live tail (`GET /v1/events/stream`) over real HTTP against the real
-//! broker: only the caller's tenant, start positions, resume, auth.
+//! broker: only the caller's tenant, start positions, resume, auth, limits.
 
 use std::time::Duration;
 
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
+use tokio::sync::{RwLock, RwLockReadGuard};
 
-use crate::helpers::{Person, TestApp, assert_problem, spawn_app, status_and_json, unique_email};
+use crate::helpers::{Person, TestApp, assert_problem, spawn_app, spawn_app_with, status_and_json, unique_email};
+
+/// The open-streams gauge counts every gateway in this test process. Tests
+/// that open streams share this lock; the one that checks the gauge takes it
+/// alone, so no other test's stream moves the value meanwhile.
+static STREAMS: RwLock<()> = RwLock::const_new(());
+
+async fn streams_shared() -> RwLockReadGuard<'static, ()> {
+    STREAMS.read().await
+}
 
 /// A frame as a client sees it.
 #[derive(Debug)]
@@ -101,6 +111,7 @@ const LINGER: Duration = Duration::from_millis(1500);
 
 #[tokio::test]
 async fn a_stream_gets_its_tenants_new_events_and_never_another_tenants() {
+    let _streams = streams_shared().await;
     let app = spawn_app().await;
     let (_, key_a) = tenant_with_key(&app, &["events:read", "events:write"]).await;
     let (_, key_b) = tenant_with_key(&app, &["events:read", "events:write"]).await;
@@ -126,6 +137,7 @@ async fn a_stream_gets_its_tenants_new_events_and_never_another_tenants() {
 
 #[tokio::test]
 async fn from_a_time_before_sending_replays_earlier_events() {
+    let _streams = streams_shared().await;
     let app = spawn_app().await;
     let (_, key) = tenant_with_key(&app, &["events:read", "events:write"]).await;
     let before = (chrono::Utc::now() - chrono::Duration::seconds(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -139,6 +151,7 @@ async fn from_a_time_before_sending_replays_earlier_events() {
 
 #[tokio::test]
 async fn offsets_and_last_event_id_choose_where_a_partition_starts() {
+    let _streams = streams_shared().await;
     let app = spawn_app().await;
     let (_, key) = tenant_with_key(&app, &["events:read", "events:write"]).await;
     let mut sent = Vec::new();
@@ -158,6 +171,7 @@ async fn offsets_and_last_event_id_choose_where_a_partition_starts() {
 
 #[tokio::test]
 async fn invalid_start_positions_are_422_naming_the_field() {
+    let _streams = streams_shared().await;
     let app = spawn_app().await;
     let (_, key) = tenant_with_key(&app, &["events:read"]).await;
     for (query, last_event_id, field) in [
@@ -176,6 +190,7 @@ async fn invalid_start_positions_are_422_naming_the_field() {
 
 #[tokio::test]
 async fn a_key_without_events_read_is_403_and_no_credentials_401() {
+    let _streams = streams_shared().await;
     let app = spawn_app().await;
     let (_, key) = tenant_with_key(&app, &["events:write"]).await;
     assert_problem(open(&app, "", &[("x-api-key", &key)]).await, StatusCode::FORBIDDEN, "forbidden").await;
@@ -185,6 +200,7 @@ async fn a_key_without_events_read_is_403_and_no_credentials_401() {
 
 #[tokio::test]
 async fn a_persons_access_token_opens_the_tenants_stream() {
+    let _streams = streams_shared().await;
     let app = spawn_app().await;
     let (owner, key) = tenant_with_key(&app, &["events:write"]).await;
     let bearer = format!("Bearer {}", owner.access_token);
@@ -193,4 +209,106 @@ async fn a_persons_access_token_opens_the_tenants_stream() {
     let frames = read_frames(stream, 1, WITHIN, Duration::ZERO).await;
     assert_eq!(frames.len(), 1, "{frames:?}");
     assert_eq!(frames[0].data["data"], json!({"n": 7}));
+}
+
+/// `signalops_tail_open_streams` as this app's `/metrics` reports it (0
+/// before the first stream registers it).
+async fn open_streams_gauge(app: &TestApp) -> i64 {
+    let text = app.client.get(app.url("/metrics")).send().await.expect("metrics").text().await.expect("metrics text");
+    text.lines()
+        .find_map(|line| line.strip_prefix("signalops_tail_open_streams "))
+        .map_or(0, |value| value.trim().parse().expect("gauge value"))
+}
+
+/// Polls until `gauge == want` or `within` passes; returns the last value.
+async fn wait_for_gauge(app: &TestApp, want: i64, within: Duration) -> i64 {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let value = open_streams_gauge(app).await;
+        if value == want || tokio::time::Instant::now() >= deadline {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn retry_after(response: &Response) -> u64 {
+    let value = response.headers().get("retry-after").expect("Retry-After").to_str().expect("ASCII");
+    value.parse().expect("Retry-After in seconds")
+}
+
+#[tokio::test]
+async fn a_tenant_at_its_stream_limit_gets_429_while_another_tenant_still_opens_one() {
+    let _streams = streams_shared().await;
+    let app = spawn_app_with(|c| c.ingest.tail_max_streams_per_tenant = 1).await;
+    let (owner_a, key_a) = tenant_with_key(&app, &["events:read"]).await;
+    let (_, key_b) = tenant_with_key(&app, &["events:read"]).await;
+    let _held = open_ok(&app, "", &[("x-api-key", &key_a)]).await;
+
+    let refused = open(&app, "", &[("x-api-key", &key_a)]).await;
+    assert!(retry_after(&refused) >= 1);
+    let body = assert_problem(refused, StatusCode::TOO_MANY_REQUESTS, "too-many-streams").await;
+    assert!(body["detail"].as_str().is_some_and(|d| d.contains("tail_max_streams_per_tenant")), "{body}");
+    // The limit is the tenant's, however the caller authenticates.
+    let bearer = format!("Bearer {}", owner_a.access_token);
+    assert_problem(open(&app, "", &[("authorization", &bearer)]).await, StatusCode::TOO_MANY_REQUESTS, "too-many-streams").await;
+
+    let _other = open_ok(&app, "", &[("x-api-key", &key_b)]).await;
+}
+
+#[tokio::test]
+async fn the_instance_limit_counts_every_tenants_streams() {
+    let _streams = streams_shared().await;
+    let app = spawn_app_with(|c| c.ingest.tail_max_streams = 1).await;
+    let (_, key_a) = tenant_with_key(&app, &["events:read"]).await;
+    let (_, key_b) = tenant_with_key(&app, &["events:read"]).await;
+    let _held = open_ok(&app, "", &[("x-api-key", &key_a)]).await;
+
+    let refused = open(&app, "", &[("x-api-key", &key_b)]).await;
+    assert!(retry_after(&refused) >= 1);
+    let body = assert_problem(refused, StatusCode::TOO_MANY_REQUESTS, "too-many-streams").await;
+    let detail = body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("ingest.tail_max_streams") && !detail.contains("per_tenant"), "{body}");
+}
+
+#[tokio::test]
+async fn a_disconnect_stops_the_consumer_and_frees_the_slot_and_the_gauge() {
+    // Alone among stream-opening tests: the gauge is process-wide.
+    let _streams = STREAMS.write().await;
+    let app = spawn_app_with(|c| c.ingest.tail_max_streams_per_tenant = 1).await;
+    let (_, key) = tenant_with_key(&app, &["events:read"]).await;
+    // Streams of tests that just finished may still be closing.
+    let before = wait_for_gauge(&app, 0, WITHIN).await;
+    assert_eq!(before, 0, "no stream open in this process");
+
+    let stream = open_ok(&app, "", &[("x-api-key", &key)]).await;
+    assert_eq!(open_streams_gauge(&app).await, before + 1);
+    assert_problem(open(&app, "", &[("x-api-key", &key)]).await, StatusCode::TOO_MANY_REQUESTS, "too-many-streams").await;
+
+    drop(stream);
+    // Only a stopped consumer thread frees the slot, so a 200 proves it stopped.
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    let reopened = loop {
+        let response = open(&app, "", &[("x-api-key", &key)]).await;
+        if response.status() == StatusCode::OK {
+            break response;
+        }
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(tokio::time::Instant::now() < deadline, "the slot was not freed within {WITHIN:?} of the disconnect");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(open_streams_gauge(&app).await, before + 1, "the reopened stream only");
+
+    drop(reopened);
+    assert_eq!(wait_for_gauge(&app, before, WITHIN).await, before, "the gauge returns to its value before the streams");
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_429_with_retry_after() {
+    let app = spawn_app().await;
+    let (status, spec) = status_and_json(app.call(Method::GET, "/openapi.json", None, None).await).await;
+    assert_eq!(status, StatusCode::OK);
+    let refused = &spec["paths"]["/v1/events/stream"]["get"]["responses"]["429"];
+    assert!(refused["description"].as_str().is_some_and(|d| d.contains("too-many-streams")), "{refused}");
+    assert!(refused["headers"]["Retry-After"].is_object(), "{refused}");
 }
