@@ -145,7 +145,7 @@ async fn main() -> anyhow::Result<()> {
             print(&scenarios::gateway(&load.load(), &gateway).await?);
         }
         Command::Report { results, doc, rss_kib, date, machine, kafka, commit, load } => {
-            let context = report::Context { date, machine, kafka, commit, seconds: load.seconds, concurrency: load.concurrency, rss_kib };
+            let context = report::Context { date, machine, kafka, commit, seconds: load.seconds, rss_kib };
             report(results, doc, context)?;
         }
     }

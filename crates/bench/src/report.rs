@@ -14,12 +14,11 @@ pub struct Context {
     pub kafka: String,
     pub commit: String,
     pub seconds: u64,
-    pub concurrency: usize,
     pub rss_kib: Option<u64>,
 }
 
 struct Row {
-    cells: [String; 7],
+    cells: [String; 8],
 }
 
 fn number(value: f64) -> String {
@@ -28,6 +27,10 @@ fn number(value: f64) -> String {
 
 fn ms(value: Option<f64>) -> String {
     value.map_or("—".into(), |v| format!("{v:.2}"))
+}
+
+fn in_flight(result: &ScenarioResult) -> String {
+    if result.concurrency == 0 { "—".into() } else { result.concurrency.to_string() }
 }
 
 fn find<'a>(results: &'a [ScenarioResult], name: &str) -> Option<&'a ScenarioResult> {
@@ -39,7 +42,8 @@ fn find<'a>(results: &'a [ScenarioResult], name: &str) -> Option<&'a ScenarioRes
 fn judged(result: &ScenarioResult, ceiling: Option<f64>, target: Option<f64>, target_text: &str) -> Row {
     if !result.available {
         let verdict = if result.note.starts_with("not available yet") { "not available yet" } else { "fail (see notes)" };
-        let cells = [result.scenario.clone(), "—".into(), "—".into(), "—".into(), "—".into(), target_text.into(), verdict.into()];
+        let cells =
+            [result.scenario.clone(), "—".into(), "—".into(), "—".into(), "—".into(), "—".into(), target_text.into(), verdict.into()];
         return Row { cells };
     }
     let ratio = ceiling.filter(|c| *c > 0.0).map(|c| result.events_per_s / c);
@@ -51,6 +55,7 @@ fn judged(result: &ScenarioResult, ceiling: Option<f64>, target: Option<f64>, ta
     };
     let cells = [
         result.scenario.clone(),
+        in_flight(result),
         number(result.events_per_s),
         ms(result.p50_ms),
         ms(result.p99_ms),
@@ -62,11 +67,11 @@ fn judged(result: &ScenarioResult, ceiling: Option<f64>, target: Option<f64>, ta
 }
 
 fn ceiling_row(result: Option<&ScenarioResult>, name: &str) -> Row {
-    let (rate, p50, p99, ratio) = match result {
-        Some(r) => (number(r.events_per_s), r.p50_ms, r.p99_ms, "1.00"),
-        None => ("missing".into(), None, None, "—"),
+    let (flight, rate, p50, p99, ratio) = match result {
+        Some(r) => (in_flight(r), number(r.events_per_s), r.p50_ms, r.p99_ms, "1.00"),
+        None => ("—".into(), "missing".into(), None, None, "—"),
     };
-    Row { cells: [name.into(), rate, ms(p50), ms(p99), ratio.into(), "ceiling".into(), "—".into()] }
+    Row { cells: [name.into(), flight, rate, ms(p50), ms(p99), ratio.into(), "ceiling".into(), "—".into()] }
 }
 
 /// The Markdown table plus notes (errors, unavailable scenarios, settings).
@@ -94,12 +99,21 @@ pub fn render(results: &[ScenarioResult], context: &Context) -> String {
     let rss_verdict = rss.map_or("not measured", |mib| if mib <= RSS_LIMIT_MIB { "pass" } else { "fail" });
     let rss_value = rss.map_or("—".into(), |mib| format!("{mib:.1} MiB"));
     rows.push(Row {
-        cells: ["gateway peak RSS (VmHWM)".into(), "—".into(), "—".into(), "—".into(), rss_value, "≤ 256 MiB".into(), rss_verdict.into()],
+        cells: [
+            "gateway peak RSS (VmHWM)".into(),
+            "—".into(),
+            "—".into(),
+            "—".into(),
+            "—".into(),
+            rss_value,
+            "≤ 256 MiB".into(),
+            rss_verdict.into(),
+        ],
     });
 
     let mut out = String::new();
-    let _ = writeln!(out, "| scenario | events/s | p50 ms | p99 ms | ratio to ceiling | target | pass/fail |");
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---|---|");
+    let _ = writeln!(out, "| scenario | in flight | events/s | p50 ms | p99 ms | ratio to ceiling | target | pass/fail |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|---|");
     for row in &rows {
         let _ = writeln!(out, "| {} |", row.cells.join(" | "));
     }
@@ -107,8 +121,9 @@ pub fn render(results: &[ScenarioResult], context: &Context) -> String {
     let _ = writeln!(out, "Run: {} · {} · Kafka {} · commit {}", context.date, context.machine, context.kafka, context.commit);
     let _ = writeln!(
         out,
-        "Load: {} s per scenario, {} requests in flight (closed loop), `data` of 300 bytes.",
-        context.seconds, context.concurrency
+        "Load: {} s per scenario, closed loop with the requests (or producer chunks) in flight shown per row, `data` of 300 bytes. \
+         Single events are measured with many clients, as a front door sees them; each ceiling with the load it bounds.",
+        context.seconds
     );
     let _ = writeln!(out);
     for result in results {
@@ -154,19 +169,12 @@ mod tests {
             result("gateway-batch", 50_000.0),
             ScenarioResult::unavailable("gateway-batch-dup", "not available yet".into()),
         ];
-        let context = Context {
-            date: "d".into(),
-            machine: "m".into(),
-            kafka: "k".into(),
-            commit: "c".into(),
-            seconds: 1,
-            concurrency: 1,
-            rss_kib: Some(100 * 1024),
-        };
+        let context =
+            Context { date: "d".into(), machine: "m".into(), kafka: "k".into(), commit: "c".into(), seconds: 1, rss_kib: Some(100 * 1024) };
         let table = render(&results, &context);
-        assert!(table.contains("| gateway-single | 12000 | — | — | 0.60 |"), "{table}");
+        assert!(table.contains("| gateway-single | — | 12000 | — | — | 0.60 |"), "{table}");
         assert!(table.contains("| 0.50 | ≥ 0.7 × producer | fail |"), "{table}");
-        assert!(table.contains("| gateway-batch-dup | — | — | — | — | — (vs producer) | not available yet |"), "{table}");
+        assert!(table.contains("| gateway-batch-dup | — | — | — | — | — | — (vs producer) | not available yet |"), "{table}");
         assert!(table.contains("| 100.0 MiB | ≤ 256 MiB | pass |"), "{table}");
     }
 

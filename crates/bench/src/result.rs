@@ -10,6 +10,8 @@ pub struct ScenarioResult {
     pub scenario: String,
     /// False when the system under test lacks the feature (e.g. batches).
     pub available: bool,
+    /// Requests (or producer chunks) in flight.
+    pub concurrency: usize,
     pub events_per_s: f64,
     pub requests_per_s: f64,
     pub p50_ms: Option<f64>,
@@ -21,10 +23,11 @@ pub struct ScenarioResult {
 }
 
 impl ScenarioResult {
-    pub fn measured(scenario: &str, outcome: &Outcome, note: String) -> Self {
+    pub fn measured(scenario: &str, concurrency: usize, outcome: &Outcome, note: String) -> Self {
         Self {
             scenario: scenario.to_owned(),
             available: true,
+            concurrency,
             events_per_s: outcome.events_per_second(),
             requests_per_s: outcome.requests_per_second(),
             p50_ms: outcome.histogram.quantile_ms(0.50),
@@ -42,7 +45,7 @@ impl ScenarioResult {
 
     pub fn to_json(&self) -> Value {
         json!({
-            "scenario": self.scenario, "available": self.available,
+            "scenario": self.scenario, "available": self.available, "concurrency": self.concurrency,
             "events_per_s": self.events_per_s, "requests_per_s": self.requests_per_s,
             "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
             "requests": self.requests, "errors": self.errors,
@@ -55,6 +58,7 @@ impl ScenarioResult {
         Ok(Self {
             scenario: text("scenario").ok_or_else(|| anyhow::anyhow!("a result without a scenario: {value}"))?,
             available: value["available"].as_bool().unwrap_or(false),
+            concurrency: value["concurrency"].as_u64().map_or(0, |c| c as usize),
             events_per_s: value["events_per_s"].as_f64().unwrap_or(0.0),
             requests_per_s: value["requests_per_s"].as_f64().unwrap_or(0.0),
             p50_ms: value["p50_ms"].as_f64(),
@@ -76,6 +80,7 @@ mod tests {
         let result = ScenarioResult {
             scenario: "x".into(),
             available: true,
+            concurrency: 7,
             events_per_s: 12.5,
             p99_ms: Some(3.0),
             errors: 2,
@@ -83,8 +88,8 @@ mod tests {
         };
         let back = ScenarioResult::from_json(&result.to_json()).expect("parse");
         assert_eq!(
-            (back.scenario.as_str(), back.available, back.events_per_s, back.p50_ms, back.p99_ms, back.errors),
-            ("x", true, 12.5, None, Some(3.0), 2)
+            (back.scenario.as_str(), back.available, back.concurrency, back.events_per_s, back.p50_ms, back.p99_ms, back.errors),
+            ("x", true, 7, 12.5, None, Some(3.0), 2)
         );
     }
 }

@@ -48,7 +48,7 @@ pub async fn producer_ceiling(load: &Load, brokers: &str, topic: &str, chunk: us
     })
     .await;
     let note = format!("{chunk} records per send_all, envelope {record_bytes} B");
-    Ok(ScenarioResult::measured("producer-ceiling", &outcome, note))
+    Ok(ScenarioResult::measured("producer-ceiling", load.concurrency, &outcome, note))
 }
 
 /// A trivial actix handler returning 202 for the same body: what HTTP on
@@ -63,7 +63,7 @@ pub async fn http_ceiling(load: &Load, workers: usize) -> anyhow::Result<Scenari
         move || post(client.clone(), url.clone(), None, event_json(None, &data), 1)
     })
     .await;
-    Ok(ScenarioResult::measured("http-ceiling", &outcome, format!("{workers} actix workers")))
+    Ok(ScenarioResult::measured("http-ceiling", load.concurrency, &outcome, format!("{workers} actix workers")))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -169,5 +169,5 @@ pub async fn gateway(load: &Load, gateway: &Gateway) -> anyhow::Result<ScenarioR
         GatewayMode::Batch => format!("{} events per request", gateway.batch),
         GatewayMode::BatchDup => format!("{} events per request, {duplicates} of them repeats", gateway.batch),
     };
-    Ok(ScenarioResult::measured(name, &outcome, note))
+    Ok(ScenarioResult::measured(name, load.concurrency, &outcome, note))
 }

@@ -65,8 +65,13 @@ pub fn init(service: &'static str, settings: &TelemetrySettings) -> Result<Telem
 
     // The log level filters log lines only: spans are still created at info
     // level so trace context keeps flowing through Kafka when logs are quiet.
-    let otel =
-        tracing_opentelemetry::layer().with_tracer(provider.tracer(service)).with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    // Busy/idle timing and thread attributes cost a clock read and more on
+    // every poll of every instrumented future; span durations suffice.
+    let otel = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(service))
+        .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     let output = match settings.format {
         LogFormat::Json => json_layer(service, std::io::stdout as fn() -> std::io::Stdout).with_filter(filter).boxed(),
         LogFormat::Pretty => tracing_subscriber::fmt::layer().with_target(true).with_filter(filter).boxed(),

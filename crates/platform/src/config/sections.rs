@@ -111,7 +111,7 @@ impl Default for KafkaSettings {
             retention_ms: 7 * 24 * 3600 * 1000,
             dlq_retention_ms: 30 * 24 * 3600 * 1000,
             compression: "lz4".into(),
-            linger_ms: 1,
+            linger_ms: 5,
             delivery_timeout_ms: 10_000,
         }
     }

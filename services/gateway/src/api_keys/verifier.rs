@@ -13,8 +13,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use actix_web::{FromRequest, HttpRequest, web};
 use chrono::{DateTime, Utc};
@@ -64,7 +64,14 @@ pub struct ApiKeyVerifier {
     pepper: Secret,
     cache: Cache<String, Option<StoredKey>>,
     last_used: mpsc::Sender<(TenantId, Uuid)>,
+    /// When each key was last handed to the `last_used_at` task: a busy key
+    /// is sent about once a second, not on every request (each send wakes
+    /// another thread).
+    last_reported: Mutex<HashMap<Uuid, Instant>>,
 }
+
+/// How often one key's use is reported to the `last_used_at` task.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
 
 const INVALID: &str = "the API key is invalid, expired or revoked";
 
@@ -73,7 +80,13 @@ impl ApiKeyVerifier {
     pub fn start(pool: Pool, pepper: Secret, cache_ttl: Duration) -> Arc<Self> {
         let (sender, receiver) = mpsc::channel(10_000);
         tokio::spawn(record_last_used(pool.clone(), receiver));
-        Arc::new(Self { pool, pepper, cache: Cache::builder().max_capacity(100_000).time_to_live(cache_ttl).build(), last_used: sender })
+        Arc::new(Self {
+            pool,
+            pepper,
+            cache: Cache::builder().max_capacity(100_000).time_to_live(cache_ttl).build(),
+            last_used: sender,
+            last_reported: Mutex::new(HashMap::new()),
+        })
     }
 
     pub async fn verify(&self, presented: &str) -> Result<ApiKeyIdentity, ApiError> {
@@ -91,9 +104,25 @@ impl ApiKeyVerifier {
         if !key.verify(&self.pepper, &stored.digest) || stored.revoked || stored.expires_at.is_some_and(|at| at <= Utc::now()) {
             return Err(ApiError::Unauthorized(INVALID));
         }
-        // Best effort: a full queue only delays last_used_at.
-        let _ = self.last_used.try_send((stored.tenant_id, stored.id));
+        self.report_use(stored.tenant_id, stored.id);
         Ok(ApiKeyIdentity { key_id: stored.id, tenant_id: stored.tenant_id, prefix, scopes: stored.scopes })
+    }
+
+    /// Best effort: a full queue only delays `last_used_at`.
+    fn report_use(&self, tenant: TenantId, key_id: Uuid) {
+        let now = Instant::now();
+        let mut reported = self.last_reported.lock().unwrap_or_else(PoisonError::into_inner);
+        if reported.get(&key_id).is_some_and(|at| now.duration_since(*at) < REPORT_EVERY) {
+            return;
+        }
+        // Keys not used for a while are forgotten, so the map stays as small
+        // as the set of busy keys.
+        if reported.len() >= 10_000 {
+            reported.retain(|_, at| now.duration_since(*at) < REPORT_EVERY);
+        }
+        reported.insert(key_id, now);
+        drop(reported);
+        let _ = self.last_used.try_send((tenant, key_id));
     }
 
     /// Forgets a prefix on this instance (after a revocation here).

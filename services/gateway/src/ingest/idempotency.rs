@@ -87,7 +87,7 @@ async fn claim_once(pool: &Pool, tenant: TenantId, items: &[Keyed], window_days:
         .query(
             "INSERT INTO idempotency_keys (tenant_id, key, content_hash, event_id, expires_at) \
              SELECT $1, k, h, e, now() + make_interval(days => $5) FROM unnest($2::text[], $3::bytea[], $4::text[]) AS t(k, h, e) \
-             ON CONFLICT (tenant_id, key) DO UPDATE SET content_hash = EXCLUDED.content_hash, event_id = EXCLUDED.event_id, \
+             ON CONFLICT (key, tenant_id) DO UPDATE SET content_hash = EXCLUDED.content_hash, event_id = EXCLUDED.event_id, \
                  partition = NULL, \"offset\" = NULL, created_at = now(), expires_at = EXCLUDED.expires_at \
              WHERE idempotency_keys.expires_at < now() \
                 OR (idempotency_keys.partition IS NULL AND idempotency_keys.created_at < now() - make_interval(secs => $6)) \

@@ -159,18 +159,21 @@ pub(super) fn validate(
     let mut rejected = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let candidate = item.and_then(|CloudEvent { input, extensions }| {
+            // Events without a client key skip hashing and the dedupe store.
             let dedupe_key = input.id.clone().or_else(|| header_key.clone());
-            let hash = idempotency::content_hash(&[
-                input.event_type.as_bytes(),
-                input.source.as_deref().unwrap_or("").as_bytes(),
-                input.subject.as_deref().unwrap_or("").as_bytes(),
-                input.time.as_deref().unwrap_or("").as_bytes(),
-                input.data.as_ref().map_or("null", |d| d.get()).as_bytes(),
-            ]);
+            let hash = dedupe_key.as_ref().map(|_| {
+                idempotency::content_hash(&[
+                    input.event_type.as_bytes(),
+                    input.source.as_deref().unwrap_or("").as_bytes(),
+                    input.subject.as_deref().unwrap_or("").as_bytes(),
+                    input.time.as_deref().unwrap_or("").as_bytes(),
+                    input.data.as_ref().map_or("null", |d| d.get()).as_bytes(),
+                ])
+            });
             let event = input.into_envelope(tenant, now, source)?;
             // With an Idempotency-Key header the event keeps its generated id;
             // a repeat is answered with the id of the first append.
-            let dedupe = dedupe_key.map(|key| Keyed { key, content_hash: hash, event_id: event.id.clone() });
+            let dedupe = dedupe_key.zip(hash).map(|(key, content_hash)| Keyed { key, content_hash, event_id: event.id.clone() });
             Ok(Candidate { index, event, dedupe, extra_headers: extensions })
         });
         match candidate {
