@@ -134,13 +134,16 @@ fn serve(
             .app_data(web::PathConfig::default().error_handler(|e, _| from_actix(e)))
             .app_data(web::QueryConfig::default().error_handler(|e, _| from_actix(e)))
             .service(
+                // Ingest first: actix tries resources in order, and every
+                // pattern with a `{param}` ahead of it costs a regex match on
+                // the hottest path.
                 utoipa_actix_web::scope::scope("/v1")
+                    .configure(ingest::routes::configure)
                     .configure(auth::routes::configure)
                     .configure(tenant::configure)
                     .configure(members::routes::configure)
                     .configure(invitations::routes::configure)
                     .configure(api_keys::routes::configure)
-                    .configure(ingest::routes::configure)
                     .configure(event_schemas::routes::configure)
                     .configure(tail::routes::configure)
                     .service(audit::list_audit_log),

@@ -30,19 +30,20 @@ pub async fn request_telemetry(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().to_string();
+    let method = request.method().clone();
     let request_id = request
         .headers()
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
-    let carried: Vec<(String, Vec<u8>)> = ["traceparent", "tracestate", "baggage"]
-        .iter()
-        .filter_map(|name| request.headers().get(*name).map(|v| ((*name).to_owned(), v.as_bytes().to_vec())))
-        .collect();
     let span = tracing::info_span!("http.request", http.method = %method, http.route = %route, request_id = %request_id, http.status_code = tracing::field::Empty, tenant_id = tracing::field::Empty);
-    if !carried.is_empty() {
+    // Most callers send no trace context: build the carrier only when one does.
+    if request.headers().contains_key("traceparent") {
+        let carried: Vec<(String, Vec<u8>)> = ["traceparent", "tracestate", "baggage"]
+            .iter()
+            .filter_map(|name| request.headers().get(*name).map(|v| ((*name).to_owned(), v.as_bytes().to_vec())))
+            .collect();
         let _ = span.set_parent(trace_context::extract(&carried));
     }
 
@@ -54,7 +55,7 @@ pub async fn request_telemetry(
         response.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
     let http = metrics::http();
-    http.requests.with_label_values(&[&method, &route, &status.to_string()]).inc();
-    http.duration.with_label_values(&[&method, &route]).observe(started.elapsed().as_secs_f64());
+    http.requests.with_label_values(&[method.as_str(), &route, response.status().as_str()]).inc();
+    http.duration.with_label_values(&[method.as_str(), &route]).observe(started.elapsed().as_secs_f64());
     Ok(response)
 }

@@ -235,9 +235,7 @@ fn rate_limit_headers(response: &mut HttpResponse, budget: Budget) {
     for (name, value) in
         [("ratelimit-limit", budget.limit as u64), ("ratelimit-remaining", budget.remaining as u64), ("ratelimit-reset", budget.reset_secs)]
     {
-        if let Ok(value) = HeaderValue::from_str(&value.to_string()) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
+        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
     }
 }
 
