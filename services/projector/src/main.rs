@@ -1,14 +1,6 @@
-//! The projector service (consumer group `signalops-projector`). Until its own logic
-//! lands it starts like every service: config, telemetry, the database
-//! safety check, a broker check and `/livez` `/readyz` `/metrics`.
-
 use std::process::ExitCode;
-
-use signalops_platform::service::{self, WorkerSpec};
-
-const SPEC: WorkerSpec = WorkerSpec { name: "projector", default_group: "signalops-projector", default_port: 9101 };
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    service::exit_code(SPEC.name, service::run_idle_worker(&SPEC).await)
+    signalops_platform::service::exit_code(signalops_projector::SPEC.name, signalops_projector::run().await)
 }

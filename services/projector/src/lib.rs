@@ -1,0 +1,39 @@
+//! The projector (consumer group `signalops-projector`): projects
+//! `signalops.events.v1` into the Postgres read models `events` and
+//! `event_type_counts` through the consumer runtime, so each record takes
+//! effect exactly once (see `signalops_platform::consumer`).
+
+pub mod projection;
+pub mod rows;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use signalops_platform::consumer::{ConsumerRuntime, DeadLetterSink};
+use signalops_platform::kafka::EventProducer;
+use signalops_platform::service::{self, WorkerSpec};
+use signalops_platform::shutdown;
+
+pub use projection::EventsProjection;
+
+pub const SPEC: WorkerSpec = WorkerSpec { name: "projector", default_group: "signalops-projector", default_port: 9101 };
+
+/// Starts the service and projects until SIGINT/SIGTERM, then drains.
+pub async fn run() -> anyhow::Result<()> {
+    let config = SPEC.load_config()?;
+    let started = service::start(SPEC.name, &config.http, &config.kafka, &config.database, &config.telemetry).await?;
+    let producer = EventProducer::new(&config.kafka, "projector-dlq")?;
+    let dead_letters = DeadLetterSink::new(producer, config.kafka.topics.dlq.clone());
+    let runtime = ConsumerRuntime::new(
+        config.kafka.clone(),
+        config.consumer.clone(),
+        vec![config.kafka.topics.events.clone()],
+        started.pool.clone(),
+        Arc::new(EventsProjection::new("public")),
+        dead_letters,
+    );
+    let stop = shutdown::on_signal();
+    let outcome = runtime.run(stop).await.context("projector consumer");
+    started.health.stop().await;
+    outcome
+}
