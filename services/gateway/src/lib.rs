@@ -14,6 +14,7 @@ pub mod members;
 pub mod openapi;
 pub mod pagination;
 pub mod problem;
+pub mod query;
 pub mod roles;
 pub mod security_headers;
 pub mod startup;

@@ -26,7 +26,7 @@ use crate::openapi::ApiDoc;
 use crate::problem::{ApiError, from_actix};
 use crate::security_headers::{docs_policy, security_headers};
 use crate::state::AppState;
-use crate::{GatewayConfig, api_keys, audit, auth, event_schemas, ingest, invitations, members, tail, tenant};
+use crate::{GatewayConfig, api_keys, audit, auth, event_schemas, ingest, invitations, members, query, tail, tenant};
 
 pub struct Application {
     port: u16,
@@ -146,6 +146,8 @@ fn serve(
                     .configure(api_keys::routes::configure)
                     .configure(event_schemas::routes::configure)
                     .configure(tail::routes::configure)
+                    // After the tail: `/events/stream` must win over `/events/{id}`.
+                    .configure(query::configure)
                     .service(audit::list_audit_log),
             )
             .split_for_parts();

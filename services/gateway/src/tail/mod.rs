@@ -16,7 +16,7 @@
 //!   per instance) before its consumer is created; the consumer thread holds
 //!   the slot until it stops, so a disconnect frees it.
 
-mod auth;
+pub(crate) mod auth;
 mod frame;
 pub mod limits;
 mod position;

@@ -10,5 +10,6 @@ mod bad_input;
 mod ingest;
 mod invitations;
 mod members;
+mod query;
 mod surface;
 mod tail;
