@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 pub use config::CtlConfig;
 
 #[derive(Debug, Parser)]
-#[command(name = "signalctl", version, about = "Operate SignalOps: schema, topics, tenants, API keys")]
+#[command(name = "signalctl", version, about = "Operate SignalOps: schema, topics, tenants, API keys, consumer groups and replay")]
 pub struct Cli {
     /// Print results as JSON instead of text.
     #[arg(long, global = true)]
@@ -30,6 +30,11 @@ pub enum Command {
     /// API keys.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Consumer groups: members, assignment, offsets, lag.
+    #[command(subcommand)]
+    Groups(commands::groups::GroupsCommand),
+    /// Move a stopped group's offsets (Postgres and Kafka); a dry run unless --execute.
+    Replay(commands::replay::ReplayArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -39,5 +44,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Topics(command) => commands::topics::run(command, output).await,
         Command::Tenants(command) => commands::tenants::run(command, output).await,
         Command::Keys(command) => commands::keys::run(command, output).await,
+        Command::Groups(command) => commands::groups::run(command, output).await,
+        Command::Replay(args) => commands::replay::run(args, output).await,
     }
 }

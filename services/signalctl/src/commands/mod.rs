@@ -1,5 +1,8 @@
+mod group_state;
+pub mod groups;
 pub mod keys;
 pub mod migrate;
+pub mod replay;
 pub mod tenants;
 pub mod topics;
 
@@ -10,11 +13,11 @@ pub struct Output {
 
 impl Output {
     /// Prints `text` for people or `value` for scripts.
+    /// A closed pipe (`signalctl groups list | head`) ends the output
+    /// quietly instead of panicking.
     pub fn print(&self, text: impl AsRef<str>, value: serde_json::Value) {
-        if self.json {
-            println!("{value}");
-        } else {
-            println!("{}", text.as_ref());
-        }
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = if self.json { writeln!(stdout, "{value}") } else { writeln!(stdout, "{}", text.as_ref()) };
     }
 }
