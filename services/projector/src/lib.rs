@@ -3,6 +3,7 @@
 //! `event_type_counts` through the consumer runtime, so each record takes
 //! effect exactly once (see `signalops_platform::consumer`).
 
+pub mod partitions;
 pub mod projection;
 pub mod rows;
 
@@ -33,6 +34,7 @@ pub async fn run() -> anyhow::Result<()> {
         dead_letters,
     );
     let stop = shutdown::on_signal();
+    partitions::spawn_maintenance(started.pool.clone(), stop.clone());
     let outcome = runtime.run(stop).await.context("projector consumer");
     started.health.stop().await;
     outcome

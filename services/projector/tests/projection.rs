@@ -197,3 +197,50 @@ async fn a_projector_killed_with_sigkill_mid_stream_and_restarted_projects_exact
     assert_eq!(settled, totals, "nothing projected twice after catching up");
     assert_eq!(f.positions().await, expected, "every appended position exactly once");
 }
+
+#[tokio::test]
+async fn three_projectors_then_one_removed_mid_stream_project_exactly_once() {
+    let f = fixture(6).await;
+    let tenants = tenants(12);
+    let mut expected: BTreeSet<(i32, i64)> = f.append_events(&tenants, 30_000).await.into_iter().collect();
+    let members: Vec<_> = (0..3).map(|_| f.member()).collect();
+    let midway = eventually(Duration::from_secs(60), || async {
+        let (rows, ..) = f.totals().await;
+        (rows > 3_000).then_some(rows)
+    })
+    .await;
+    assert!(midway.is_some_and(|rows| rows < 30_000), "removed mid-stream ({midway:?} rows)");
+    let mut members = members.into_iter();
+    let (removed, stop) = members.next().expect("a member");
+    stop.cancel();
+    removed.await.expect("removed member drained");
+
+    expected.extend(f.append_events(&tenants, 5_000).await);
+    let totals = f.wait_for_rows(35_000, Duration::from_secs(120)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let settled = f.totals().await;
+    for (task, stop) in members {
+        stop.cancel();
+        task.await.expect("member stopped");
+    }
+    assert_eq!(totals, (35_000, 35_000, 35_000));
+    assert_eq!(settled, totals, "nothing projected twice");
+    assert_eq!(f.positions().await, expected, "every appended position exactly once");
+}
+
+#[tokio::test]
+async fn the_application_role_creates_missing_monthly_partitions_ahead() {
+    let f = fixture(1).await;
+    let pool = postgres::connect_pool(&f.db.settings()).expect("pool");
+    assert_eq!(signalops_projector::partitions::ensure(&pool).await.expect("ensure as the app role"), 0, "the migration made them");
+    let owner = f.db.owner().await.expect("owner");
+    let name: String = owner
+        .query_one("SELECT format('events_%s', to_char(date_trunc('month', now()) + interval '2 months', 'YYYY_MM'))", &[])
+        .await
+        .expect("name")
+        .get(0);
+    owner.batch_execute(&format!("DROP TABLE {name}")).await.expect("drop a future month");
+    assert_eq!(signalops_projector::partitions::ensure(&pool).await.expect("ensure"), 1);
+    let exists: bool = owner.query_one("SELECT to_regclass($1) IS NOT NULL", &[&name]).await.expect("exists").get(0);
+    assert!(exists, "{name} created again");
+}
