@@ -6,11 +6,10 @@
 pub mod partitions;
 pub mod projection;
 pub mod rows;
-
-use std::sync::Arc;
+pub mod versions;
 
 use anyhow::Context as _;
-use signalops_platform::consumer::{ConsumerRuntime, DeadLetterSink};
+use signalops_platform::consumer::DeadLetterSink;
 use signalops_platform::kafka::EventProducer;
 use signalops_platform::service::{self, WorkerSpec};
 use signalops_platform::shutdown;
@@ -25,17 +24,9 @@ pub async fn run() -> anyhow::Result<()> {
     let started = service::start(SPEC.name, &config.http, &config.kafka, &config.database, &config.telemetry).await?;
     let producer = EventProducer::new(&config.kafka, "projector-dlq")?;
     let dead_letters = DeadLetterSink::new(producer, config.kafka.topics.dlq.clone());
-    let runtime = ConsumerRuntime::new(
-        config.kafka.clone(),
-        config.consumer.clone(),
-        vec![config.kafka.topics.events.clone()],
-        started.pool.clone(),
-        Arc::new(EventsProjection::new("public")),
-        dead_letters,
-    );
     let stop = shutdown::on_signal();
     partitions::spawn_maintenance(started.pool.clone(), stop.clone());
-    let outcome = runtime.run(stop).await.context("projector consumer");
+    let outcome = versions::supervise(config, started.pool.clone(), dead_letters, stop).await.context("projector");
     started.health.stop().await;
     outcome
 }

@@ -35,6 +35,9 @@ pub enum Command {
     Groups(commands::groups::GroupsCommand),
     /// Move a stopped group's offsets (Postgres and Kafka); a dry run unless --execute.
     Replay(commands::replay::ReplayArgs),
+    /// Versions of the events read model: rebuild side by side, promote, drop.
+    #[command(subcommand)]
+    Projections(commands::projections::ProjectionsCommand),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -46,5 +49,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => commands::keys::run(command, output).await,
         Command::Groups(command) => commands::groups::run(command, output).await,
         Command::Replay(args) => commands::replay::run(args, output).await,
+        Command::Projections(command) => commands::projections::run(command, output).await,
     }
 }

@@ -127,6 +127,7 @@ pub async fn list_events(
     let (after_time, after_id) = after.unzip();
     let mut client = state.pool.get().await?;
     let tx = begin_tenant_tx(&mut client, tenant).await?;
+    super::use_serving_read_model(&tx).await?;
     let sql = format!(
         "SELECT {COLUMNS} FROM events \
          WHERE ($1::text IS NULL OR type = $1) AND ($2::text IS NULL OR starts_with(type, $2)) \
@@ -168,6 +169,7 @@ pub async fn get_event(request: HttpRequest, state: web::Data<AppState>, id: web
     tracing::Span::current().record("tenant_id", tracing::field::display(tenant));
     let mut client = state.pool.get().await?;
     let tx = begin_tenant_tx(&mut client, tenant).await?;
+    super::use_serving_read_model(&tx).await?;
     // Ids are unique per tenant in practice; should a client reuse one, the
     // newest event wins.
     let row = tx.query_opt(&format!("SELECT {COLUMNS} FROM events WHERE id = $1 ORDER BY time DESC LIMIT 1"), &[&id.as_str()]).await?;

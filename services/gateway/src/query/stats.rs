@@ -113,6 +113,7 @@ pub async fn event_type_stats(
     };
     let mut client = state.pool.get().await?;
     let tx = begin_tenant_tx(&mut client, tenant).await?;
+    super::use_serving_read_model(&tx).await?;
     let rows = tx
         .query(
             "SELECT type, date_trunc($1, hour, 'UTC') AS bucket_start, sum(count)::bigint FROM event_type_counts \

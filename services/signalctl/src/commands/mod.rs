@@ -2,6 +2,7 @@ mod group_state;
 pub mod groups;
 pub mod keys;
 pub mod migrate;
+pub mod projections;
 pub mod replay;
 pub mod tenants;
 pub mod topics;

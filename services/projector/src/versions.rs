@@ -1,0 +1,129 @@
+//! Runs one consumer runtime per live read-model version (`read_models`):
+//! version 1 in `public` with the configured group, version N in `read_vN`
+//! with group `<group>-vN`. A version registered by `signalctl projections
+//! rebuild` starts projecting from the earliest offset within
+//! `POLL_EVERY`, side by side with the serving one; a version being dropped
+//! is drained and stopped. Each runtime keeps the exactly-once contract on
+//! its own group's offsets.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use signalops_platform::consumer::{ConsumerRuntime, DeadLetterSink};
+use signalops_platform::postgres::Pool;
+use signalops_platform::service::WorkerConfig;
+use signalops_platform::shutdown::CancellationToken;
+use tokio::task::JoinHandle;
+
+use crate::EventsProjection;
+
+const POLL_EVERY: Duration = Duration::from_secs(2);
+
+/// A live version: where it writes and which group reads for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub version: i32,
+    pub schema: String,
+    pub group: String,
+}
+
+/// The group that projects `version` (version 1 keeps the configured id).
+pub fn group_of(base: &str, version: i32) -> String {
+    if version == 1 { base.to_owned() } else { format!("{base}-v{version}") }
+}
+
+async fn live_versions(pool: &Pool, base_group: &str) -> anyhow::Result<Vec<Version>> {
+    let client = pool.get().await?;
+    let rows = client
+        .query("SELECT version, schema_name FROM read_models WHERE state IN ('building', 'ready', 'serving') ORDER BY version", &[])
+        .await
+        .context("cannot read read_models")?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let version: i32 = r.get(0);
+            Version { version, schema: r.get(1), group: group_of(base_group, version) }
+        })
+        .collect())
+}
+
+struct Running {
+    task: JoinHandle<Result<(), signalops_platform::consumer::RuntimeError>>,
+    stop: CancellationToken,
+}
+
+/// Supervises the runtimes until `shutdown`, then drains them all. A
+/// runtime that fails ends the service (with its error), so the
+/// orchestrator restarts it rather than a version silently falling behind.
+pub async fn supervise(config: WorkerConfig, pool: Pool, dead_letters: DeadLetterSink, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut running: BTreeMap<i32, Running> = BTreeMap::new();
+    let mut tick = tokio::time::interval(POLL_EVERY);
+    let outcome = loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break Ok(()),
+            _ = tick.tick() => {}
+        }
+        if let Some((version, _)) = running.iter().find(|(_, r)| r.task.is_finished()) {
+            let version = *version;
+            let finished = running.remove(&version).map(|r| r.task);
+            if let Some(task) = finished {
+                let result = task.await.context("projector runtime task")?;
+                break result.with_context(|| format!("read model version {version}"));
+            }
+        }
+        let wanted = match live_versions(&pool, &config.consumer.group_id).await {
+            Ok(versions) => versions,
+            Err(error) => {
+                tracing::warn!(error = %format!("{error:#}"), "cannot read the read-model versions; keeping the current ones");
+                continue;
+            }
+        };
+        for version in &wanted {
+            running.entry(version.version).or_insert_with(|| {
+                tracing::info!(version = version.version, schema = %version.schema, group = %version.group, "projecting read model version");
+                start(&config, &pool, &dead_letters, version)
+            });
+        }
+        let gone: Vec<i32> = running.keys().filter(|v| !wanted.iter().any(|w| w.version == **v)).copied().collect();
+        for version in gone {
+            if let Some(r) = running.remove(&version) {
+                tracing::info!(version, "stopping read model version");
+                r.stop.cancel();
+                let _ = r.task.await;
+            }
+        }
+    };
+    for (_, r) in running {
+        r.stop.cancel();
+        let _ = r.task.await;
+    }
+    outcome
+}
+
+fn start(config: &WorkerConfig, pool: &Pool, dead_letters: &DeadLetterSink, version: &Version) -> Running {
+    let settings = signalops_platform::config::ConsumerSettings { group_id: version.group.clone(), ..config.consumer.clone() };
+    let runtime = ConsumerRuntime::new(
+        config.kafka.clone(),
+        settings,
+        vec![config.kafka.topics.events.clone()],
+        pool.clone(),
+        Arc::new(EventsProjection::new(&version.schema)),
+        dead_letters.clone(),
+    );
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(runtime.run(stop.clone()));
+    Running { task, stop }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_one_keeps_the_configured_group() {
+        assert_eq!(group_of("signalops-projector", 1), "signalops-projector");
+        assert_eq!(group_of("signalops-projector", 3), "signalops-projector-v3");
+    }
+}
