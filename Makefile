@@ -24,7 +24,7 @@ stack-down: ## Stop the development stack (data kept)
 stack-status: ## Show what the development stack runs
 	@$(STACK) status
 
-bench: ## Ingest benchmark on its own stack: ceilings vs the release gateway (BENCH_SECONDS=10); writes docs/benchmarks.md
+bench: ## Benchmarks on their own stack: ingest and read side against ceilings measured in the same run; writes docs/benchmarks.md
 	@deploy/local/bench.sh
 
 test-stack-up: ## Start the test stack instance (own ports and data dir)

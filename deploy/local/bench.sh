@@ -12,6 +12,8 @@
 #   BENCH_SINGLE_CONCURRENCY=256   single-event requests in flight (many
 #                                  clients, as a front door sees them); the
 #                                  HTTP ceiling is measured with the same
+#   BENCH_REBUILD_EVENTS=1000000   envelopes the projector catches up and rebuilds
+#   BENCH_ONLY=read-side           skip the ingest scenarios (tuning the projector)
 #   KEEP_STACK=1            leave the bench stack running afterwards
 set -euo pipefail
 
@@ -24,6 +26,7 @@ export SIGNALOPS_KAFKA_CONTROLLER_PORT="${SIGNALOPS_BENCH_KAFKA_CONTROLLER_PORT:
 export SIGNALOPS_PG_PORT="${SIGNALOPS_BENCH_PG_PORT:-35432}"
 export BENCH_SECONDS="${BENCH_SECONDS:-10}" BENCH_CONCURRENCY="${BENCH_CONCURRENCY:-32}"
 BENCH_SINGLE_CONCURRENCY="${BENCH_SINGLE_CONCURRENCY:-256}"
+BENCH_REBUILD_EVENTS="${BENCH_REBUILD_EVENTS:-1000000}"
 
 say() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
@@ -32,7 +35,15 @@ command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rust
 command -v python3 >/dev/null 2>&1 || die "python3 not found: apt-get install -y python3"
 
 gateway_pid=""
+projector_pid=""
 cleanup() {
+  if [[ -n "$projector_pid" ]]; then
+    kill -TERM "$projector_pid" 2>/dev/null || true
+    wait "$projector_pid" 2>/dev/null || true
+  fi
+  if [[ -n "${read_db:-}" ]]; then
+    psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $read_db" >/dev/null 2>&1 || true
+  fi
   if [[ -n "$gateway_pid" ]]; then
     kill -TERM "$gateway_pid" 2>/dev/null || true
     wait "$gateway_pid" 2>/dev/null || true
@@ -51,7 +62,7 @@ set -a
 set +a
 
 say "building release binaries (the first build takes several minutes)"
-cargo build -q --release -p signalops-gateway -p signalops-signalctl -p signalops-bench
+cargo build -q --release -p signalops-gateway -p signalops-projector -p signalops-signalctl -p signalops-bench
 BIN="$REPO/target/release"
 logs="$SIGNALOPS_STACK_DIR/logs"
 mkdir -p "$logs"
@@ -100,17 +111,71 @@ scenario() { # NAME ARGS...: one JSON line into $results
   say "$1 (${BENCH_SECONDS} s)"
   "$BIN/signalops-bench" "${@:2}" >>"$results"
 }
-scenario producer-ceiling producer-ceiling --topic "$SIGNALOPS_KAFKA__TOPICS__EVENTS"
-scenario http-ceiling http-ceiling --concurrency "$BENCH_SINGLE_CONCURRENCY"
-for mode in single batch batch-dup; do
-  in_flight="$BENCH_CONCURRENCY"
-  [[ "$mode" == single ]] && in_flight="$BENCH_SINGLE_CONCURRENCY"
-  scenario "gateway-$mode" gateway --url "$gateway" --mode "$mode" --concurrency "$in_flight"
-  kill -0 "$gateway_pid" 2>/dev/null || die "the gateway died during gateway-$mode; see $logs/gateway-bench.log"
-done
+if [[ "${BENCH_ONLY:-}" != read-side ]]; then
+  scenario producer-ceiling producer-ceiling --topic "$SIGNALOPS_KAFKA__TOPICS__EVENTS"
+  scenario http-ceiling http-ceiling --concurrency "$BENCH_SINGLE_CONCURRENCY"
+  for mode in single batch batch-dup; do
+    in_flight="$BENCH_CONCURRENCY"
+    [[ "$mode" == single ]] && in_flight="$BENCH_SINGLE_CONCURRENCY"
+    scenario "gateway-$mode" gateway --url "$gateway" --mode "$mode" --concurrency "$in_flight"
+    kill -0 "$gateway_pid" 2>/dev/null || die "the gateway died during gateway-$mode; see $logs/gateway-bench.log"
+  done
+fi
 
 # VmHWM: the peak resident set over the gateway's whole life, i.e. under load.
 rss_kib="$(awk '/^VmHWM:/ {print $2}' "/proc/$gateway_pid/status" 2>/dev/null || true)"
+
+# Issue 5, the read side, on a topic of its own: the COPY ceiling, the
+# projector catching up a backlog (version 1) and rebuilding it side by side
+# (version 2, `signalctl projections rebuild`), and the projector's peak RSS.
+# A database of its own, dropped afterwards: earlier runs' rows and read-model
+# versions can neither burden nor flatter this one.
+readside="bench.readside.$stamp"
+read_db="bench_read_$stamp"
+admin_url="$SIGNALOPS_DATABASE_OWNER_URL"
+psql -q "$admin_url" -c "CREATE DATABASE $read_db" >/dev/null
+export SIGNALOPS_DATABASE_URL="${SIGNALOPS_DATABASE_URL%/*}/$read_db" SIGNALOPS_DATABASE_OWNER_URL="${SIGNALOPS_DATABASE_OWNER_URL%/*}/$read_db"
+"$BIN/signalctl" migrate >/dev/null
+SIGNALOPS_KAFKA__TOPICS__EVENTS="$readside" "$BIN/signalctl" topics ensure >/dev/null
+say "read side: $BENCH_REBUILD_EVENTS envelopes into $readside"
+"$BIN/signalops-bench" fill --topic "$readside" --count "$BENCH_REBUILD_EVENTS" >/dev/null
+say "postgres-copy-ceiling ($BENCH_REBUILD_EVENTS rows)"
+"$BIN/signalops-bench" copy-ceiling --rows "$BENCH_REBUILD_EVENTS" >>"$results"
+projected() { # the projector group's Postgres offsets summed over the read-side topic
+  "$BIN/signalctl" --json groups describe "$1" --topic "$readside" \
+    | python3 -c 'import json,sys; print(sum(p["postgres_next"] or 0 for p in json.load(sys.stdin)["partitions"]))'
+}
+pport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+SIGNALOPS_KAFKA__TOPICS__EVENTS="$readside" SIGNALOPS_HTTP__PORT="$pport" "$BIN/projector" >"$logs/projector-bench.log" 2>&1 &
+projector_pid=$!
+say "projector-backlog: version 1 catches up $BENCH_REBUILD_EVENTS events"
+first=""
+first_done=0
+done_now=0
+for _ in $(seq 1 1200); do
+  done_now="$(projected signalops-projector 2>/dev/null || echo 0)"
+  [[ -z "$first" && "$done_now" -gt 0 ]] && first="$(date +%s.%N)" && first_done="$done_now"
+  (( done_now >= BENCH_REBUILD_EVENTS )) && break
+  kill -0 "$projector_pid" 2>/dev/null || die "the projector died; see $logs/projector-bench.log"
+  sleep 0.2
+done
+last="$(date +%s.%N)"
+python3 - "$first" "$last" "$first_done" "$done_now" >>"$results" <<'PY'
+import json, sys
+first, last, first_done, done = float(sys.argv[1] or sys.argv[2]), float(sys.argv[2]), int(sys.argv[3] or 0), int(sys.argv[4])
+seconds = max(last - first, 1e-3)
+print(json.dumps({"scenario": "projector-backlog", "available": True, "events_per_s": (done - first_done) / seconds,
+                  "requests": done - first_done, "note": f"version 1 from its first batch to {done} events in {seconds:.1f} s (group join excluded)"}))
+PY
+say "projector-rebuild: version 2 side by side (signalctl projections rebuild)"
+rebuild="$(SIGNALOPS_KAFKA__TOPICS__EVENTS="$readside" "$BIN/signalctl" --json projections rebuild --version 2)"
+python3 - "$rebuild" >>"$results" <<'PY'
+import json, sys
+r = json.loads(sys.argv[1])
+print(json.dumps({"scenario": "projector-rebuild", "available": True, "events_per_s": r["records"] / r["seconds"], "requests": r["records"],
+                  "note": f"signalctl projections rebuild: {r['records']} events in {r['seconds']:.1f} s, registration and group join included"}))
+PY
+projector_rss_kib="$(awk '/^VmHWM:/ {print $2}' "/proc/$projector_pid/status" 2>/dev/null || true)"
 mem_gib="$(awk '/^MemTotal:/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)"
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 # Other people edit the tree while a run builds: say whether it was clean.
@@ -120,11 +185,18 @@ elif [[ -n "$tree" ]]; then
   commit="$commit (with uncommitted changes)"
 fi
 echo
-"$BIN/signalops-bench" report --results "$results" --doc "$REPO/docs/benchmarks.md" \
-  ${rss_kib:+--rss-kib "$rss_kib"} \
+# A partial run (BENCH_ONLY) prints its table but leaves the document alone.
+doc_args=(--doc "$REPO/docs/benchmarks.md")
+[[ -n "${BENCH_ONLY:-}" ]] && doc_args=()
+"$BIN/signalops-bench" report --results "$results" "${doc_args[@]}" \
+  ${rss_kib:+--rss-kib "$rss_kib"} ${projector_rss_kib:+--projector-rss-kib "$projector_rss_kib"} \
   --date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --machine "$(nproc) cores, $mem_gib GiB RAM, $(uname -sr)" \
   --kafka "$(basename "$SIGNALOPS_KAFKA_HOME" | sed 's/^kafka[_-]//')" \
   --commit "$commit"
 echo
-say "table written to docs/benchmarks.md; gateway log: ${logs#"$REPO"/}/gateway-bench.log"
+if [[ -n "${BENCH_ONLY:-}" ]]; then
+  say "partial run (BENCH_ONLY=$BENCH_ONLY): docs/benchmarks.md left alone; logs in ${logs#"$REPO"/}/"
+else
+  say "table written to docs/benchmarks.md; logs in ${logs#"$REPO"/}/ (gateway-bench.log, projector-bench.log)"
+fi

@@ -6,6 +6,7 @@ mod histogram;
 mod http;
 mod load;
 mod payload;
+mod read_side;
 mod report;
 mod result;
 mod scenarios;
@@ -80,6 +81,26 @@ enum Command {
         duplicate_percent: usize,
     },
     /// Prints the Markdown table from the JSON lines and updates the doc.
+    /// Append envelopes to a topic (the log a rebuild reads).
+    Fill {
+        #[arg(long, env = "SIGNALOPS_KAFKA_BROKERS")]
+        brokers: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        count: usize,
+        #[arg(long, default_value_t = 50)]
+        tenants: usize,
+    },
+    /// COPY of the same rows into the same table shape: the projector's ceiling.
+    CopyCeiling {
+        #[arg(long, env = "SIGNALOPS_DATABASE_OWNER_URL", hide_env_values = true)]
+        owner_url: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 50)]
+        tenants: usize,
+    },
     Report {
         #[arg(long)]
         results: PathBuf,
@@ -89,6 +110,9 @@ enum Command {
         /// The gateway's peak resident set (VmHWM), in KiB.
         #[arg(long)]
         rss_kib: Option<u64>,
+        /// Peak RSS of the projector during the read-side scenarios.
+        #[arg(long)]
+        projector_rss_kib: Option<u64>,
         #[arg(long, default_value = "")]
         date: String,
         #[arg(long, default_value = "")]
@@ -140,12 +164,14 @@ async fn main() -> anyhow::Result<()> {
             print(&ceiling(scenarios::producer_ceiling(&load.load(), &brokers, &topic, chunk.max(1)).await?)?);
         }
         Command::HttpCeiling { load, workers } => print(&ceiling(scenarios::http_ceiling(&load.load(), workers.max(1)).await?)?),
+        Command::Fill { brokers, topic, count, tenants } => print(&read_side::fill(&brokers, &topic, count, tenants).await?),
+        Command::CopyCeiling { owner_url, rows, tenants } => print(&ceiling(read_side::copy_ceiling(&owner_url, rows, tenants).await?)?),
         Command::Gateway { load, url, api_key, mode, batch, duplicate_percent } => {
             let gateway = Gateway { url, api_key, mode, batch: batch.max(1), duplicate_percent: duplicate_percent.min(100) };
             print(&scenarios::gateway(&load.load(), &gateway).await?);
         }
-        Command::Report { results, doc, rss_kib, date, machine, kafka, commit, load } => {
-            let context = report::Context { date, machine, kafka, commit, seconds: load.seconds, rss_kib };
+        Command::Report { results, doc, rss_kib, projector_rss_kib, date, machine, kafka, commit, load } => {
+            let context = report::Context { date, machine, kafka, commit, seconds: load.seconds, rss_kib, projector_rss_kib };
             report(results, doc, context)?;
         }
     }

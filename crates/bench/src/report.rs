@@ -8,6 +8,7 @@ use crate::result::ScenarioResult;
 
 pub const RSS_LIMIT_MIB: f64 = 256.0;
 
+#[derive(Default)]
 pub struct Context {
     pub date: String,
     pub machine: String,
@@ -15,6 +16,7 @@ pub struct Context {
     pub commit: String,
     pub seconds: u64,
     pub rss_kib: Option<u64>,
+    pub projector_rss_kib: Option<u64>,
 }
 
 struct Row {
@@ -111,6 +113,8 @@ pub fn render(results: &[ScenarioResult], context: &Context) -> String {
         ],
     });
 
+    read_side_rows(results, context, &mut rows);
+
     let mut out = String::new();
     let _ = writeln!(out, "| scenario | in flight | events/s | p50 ms | p99 ms | ratio to ceiling | target | pass/fail |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|---|");
@@ -142,6 +146,34 @@ pub fn render(results: &[ScenarioResult], context: &Context) -> String {
     out
 }
 
+/// Issue 5's rows: the COPY ceiling, the projector catching up a backlog
+/// and rebuilding it (≥ 0.6 × COPY; the rebuild also ≤ 30 s), its RSS.
+fn read_side_rows(results: &[ScenarioResult], context: &Context, rows: &mut Vec<Row>) {
+    let Some(copy) = find(results, "postgres-copy-ceiling") else { return };
+    rows.push(ceiling_row(Some(copy), "postgres-copy-ceiling"));
+    for result in results {
+        match result.scenario.as_str() {
+            "projector-backlog" => rows.push(judged(result, Some(copy.events_per_s), Some(0.6), "≥ 0.6 × copy")),
+            "projector-rebuild" => {
+                let mut row = judged(result, Some(copy.events_per_s), Some(0.6), "≥ 0.6 × copy, ≤ 30 s");
+                let seconds = if result.events_per_s > 0.0 { result.requests as f64 / result.events_per_s } else { f64::INFINITY };
+                if seconds > 30.0 && row.cells[7] == "pass" {
+                    row.cells[7] = "fail".into();
+                }
+                rows.push(row);
+            }
+            _ => {}
+        }
+    }
+    let rss = context.projector_rss_kib.map(|kib| kib as f64 / 1024.0);
+    let verdict = rss.map_or("not measured", |mib| if mib <= RSS_LIMIT_MIB { "pass" } else { "fail" });
+    let value = rss.map_or("—".into(), |mib| format!("{mib:.1} MiB"));
+    let dash = || "—".to_owned();
+    rows.push(Row {
+        cells: ["projector peak RSS (VmHWM)".into(), dash(), dash(), dash(), dash(), value, "≤ 256 MiB".into(), verdict.into()],
+    });
+}
+
 /// Replaces everything from the "## Latest run" heading on (the intro above
 /// it is hand-written and kept).
 pub fn splice_into_doc(doc: &str, table: &str) -> String {
@@ -169,13 +201,37 @@ mod tests {
             result("gateway-batch", 50_000.0),
             ScenarioResult::unavailable("gateway-batch-dup", "not available yet".into()),
         ];
-        let context =
-            Context { date: "d".into(), machine: "m".into(), kafka: "k".into(), commit: "c".into(), seconds: 1, rss_kib: Some(100 * 1024) };
+        let context = Context {
+            date: "d".into(),
+            machine: "m".into(),
+            kafka: "k".into(),
+            commit: "c".into(),
+            seconds: 1,
+            rss_kib: Some(100 * 1024),
+            projector_rss_kib: None,
+        };
         let table = render(&results, &context);
         assert!(table.contains("| gateway-single | — | 12000 | — | — | 0.60 |"), "{table}");
         assert!(table.contains("| 0.50 | ≥ 0.7 × producer | fail |"), "{table}");
         assert!(table.contains("| gateway-batch-dup | — | — | — | — | — | — (vs producer) | not available yet |"), "{table}");
         assert!(table.contains("| 100.0 MiB | ≤ 256 MiB | pass |"), "{table}");
+    }
+
+    #[test]
+    fn the_read_side_is_judged_against_the_copy_ceiling_and_30_seconds() {
+        let with = |name: &str, rate: f64, events: u64| ScenarioResult { requests: events, ..result(name, rate) };
+        let results = vec![
+            result("postgres-copy-ceiling", 100_000.0),
+            with("projector-backlog", 50_000.0, 1_000_000),
+            with("projector-rebuild", 70_000.0, 1_000_000),
+        ];
+        let context = Context { projector_rss_kib: Some(64 * 1024), ..Context::default() };
+        let table = render(&results, &context);
+        assert!(table.contains("| projector-backlog | — | 50000 | — | — | 0.50 | ≥ 0.6 × copy | fail |"), "{table}");
+        assert!(table.contains("| projector-rebuild | — | 70000 | — | — | 0.70 | ≥ 0.6 × copy, ≤ 30 s | pass |"), "{table}");
+        let slow = vec![result("postgres-copy-ceiling", 40_000.0), with("projector-rebuild", 30_000.0, 1_000_000)];
+        assert!(render(&slow, &context).contains("| 0.75 | ≥ 0.6 × copy, ≤ 30 s | fail |"), "33 s is too slow");
+        assert!(table.contains("| projector peak RSS (VmHWM) |") && table.contains("| 64.0 MiB | ≤ 256 MiB | pass |"), "{table}");
     }
 
     #[test]

@@ -1,5 +1,10 @@
 use std::process::ExitCode;
 
+// Many short-lived row buffers from several threads: mimalloc keeps the
+// resident set far below glibc malloc's per-thread arenas.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     signalops_platform::service::exit_code(signalops_projector::SPEC.name, signalops_projector::run().await)

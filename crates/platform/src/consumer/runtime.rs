@@ -125,7 +125,13 @@ fn consumer_config(kafka: &KafkaSettings, settings: &ConsumerSettings) -> rdkafk
         .set("session.timeout.ms", settings.session_timeout_ms.to_string())
         .set("heartbeat.interval.ms", (settings.session_timeout_ms / 10).max(1_000).to_string())
         .set("statistics.interval.ms", "5000")
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "false")
+        // librdkafka prefetches up to 100,000 records per partition by
+        // default: with 12 partitions that is most of a gigabyte. A few
+        // batches ahead keep the handler busy at a fraction of the memory.
+        .set("queued.min.messages", (settings.batch_max_records * 4).clamp(1_000, 100_000).to_string())
+        .set("queued.max.messages.kbytes", "8192")
+        .set("fetch.max.bytes", "8388608");
     if let Some(instance) = &settings.instance_id {
         config.set("group.instance.id", instance);
     }
