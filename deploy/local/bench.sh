@@ -7,7 +7,10 @@
 # docs/benchmarks.md. Missed targets are reported, not failed: the exit
 # status is non-zero only when the harness itself breaks.
 #
-#   BENCH_SECONDS=10               seconds per scenario
+#   BENCH_SECONDS=8                seconds per scenario and round
+#   BENCH_ROUNDS=3                 rounds of the ingest scenarios; ceilings and
+#                                  gateway alternate, each round judged against
+#                                  its own ceilings (the host's load drifts)
 #   BENCH_CONCURRENCY=32           producer chunks / batch requests in flight
 #   BENCH_SINGLE_CONCURRENCY=256   single-event requests in flight (many
 #                                  clients, as a front door sees them); the
@@ -24,7 +27,8 @@ export SIGNALOPS_STACK_DIR="${SIGNALOPS_BENCH_STACK_DIR:-$REPO/.stack/bench}"
 export SIGNALOPS_KAFKA_PORT="${SIGNALOPS_BENCH_KAFKA_PORT:-39092}"
 export SIGNALOPS_KAFKA_CONTROLLER_PORT="${SIGNALOPS_BENCH_KAFKA_CONTROLLER_PORT:-39093}"
 export SIGNALOPS_PG_PORT="${SIGNALOPS_BENCH_PG_PORT:-35432}"
-export BENCH_SECONDS="${BENCH_SECONDS:-10}" BENCH_CONCURRENCY="${BENCH_CONCURRENCY:-32}"
+export BENCH_SECONDS="${BENCH_SECONDS:-8}" BENCH_CONCURRENCY="${BENCH_CONCURRENCY:-32}"
+BENCH_ROUNDS="${BENCH_ROUNDS:-3}"
 BENCH_SINGLE_CONCURRENCY="${BENCH_SINGLE_CONCURRENCY:-256}"
 BENCH_REBUILD_EVENTS="${BENCH_REBUILD_EVENTS:-1000000}"
 
@@ -36,7 +40,12 @@ command -v python3 >/dev/null 2>&1 || die "python3 not found: apt-get install -y
 
 gateway_pid=""
 projector_pid=""
+e2e_gateway_pid=""
 cleanup() {
+  if [[ -n "$e2e_gateway_pid" ]]; then
+    kill -TERM "$e2e_gateway_pid" 2>/dev/null || true
+    wait "$e2e_gateway_pid" 2>/dev/null || true
+  fi
   if [[ -n "$projector_pid" ]]; then
     kill -TERM "$projector_pid" 2>/dev/null || true
     wait "$projector_pid" 2>/dev/null || true
@@ -93,33 +102,40 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); 
 SIGNALOPS_HTTP__PORT="$port" "$BIN/gateway" >"$logs/gateway-bench.log" 2>&1 &
 gateway_pid=$!
 gateway="http://127.0.0.1:$port"
-ready=0
-for _ in $(seq 1 60); do
-  if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/readyz", timeout=1)' "$gateway" 2>/dev/null; then
-    ready=1
-    break
-  fi
-  kill -0 "$gateway_pid" 2>/dev/null || die "the gateway exited at start-up; see $logs/gateway-bench.log"
-  sleep 0.5
-done
-(( ready )) || die "the gateway was not ready within 30 s; see $logs/gateway-bench.log"
+wait_ready() { # URL PID LOG
+  for _ in $(seq 1 60); do
+    if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/readyz", timeout=1)' "$1" 2>/dev/null; then
+      return 0
+    fi
+    kill -0 "$2" 2>/dev/null || die "the gateway exited at start-up; see $3"
+    sleep 0.5
+  done
+  die "the gateway was not ready within 30 s; see $3"
+}
+wait_ready "$gateway" "$gateway_pid" "$logs/gateway-bench.log"
 say "gateway ready on $gateway (pid $gateway_pid)"
 
 results="$SIGNALOPS_STACK_DIR/bench-results.jsonl"
 : >"$results"
-scenario() { # NAME ARGS...: one JSON line into $results
-  say "$1 (${BENCH_SECONDS} s)"
-  "$BIN/signalops-bench" "${@:2}" >>"$results"
+round=0
+scenario() { # NAME ARGS...: one JSON line, tagged with its round, into $results
+  say "$1 (round $round, ${BENCH_SECONDS} s)"
+  "$BIN/signalops-bench" "${@:2}" | sed "s/^{/{\"round\":$round,/" >>"$results"
 }
+steal_ticks() { awk '/^cpu / {print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
+read -r steal_before total_before < <(steal_ticks)
 if [[ "${BENCH_ONLY:-}" != read-side ]]; then
-  scenario producer-ceiling producer-ceiling --topic "$SIGNALOPS_KAFKA__TOPICS__EVENTS"
-  scenario http-ceiling http-ceiling --concurrency "$BENCH_SINGLE_CONCURRENCY"
-  for mode in single batch batch-dup; do
-    in_flight="$BENCH_CONCURRENCY"
-    [[ "$mode" == single ]] && in_flight="$BENCH_SINGLE_CONCURRENCY"
-    scenario "gateway-$mode" gateway --url "$gateway" --mode "$mode" --concurrency "$in_flight"
-    kill -0 "$gateway_pid" 2>/dev/null || die "the gateway died during gateway-$mode; see $logs/gateway-bench.log"
+  for round in $(seq 1 "$BENCH_ROUNDS"); do
+    scenario producer-ceiling producer-ceiling --topic "$SIGNALOPS_KAFKA__TOPICS__EVENTS"
+    scenario http-ceiling http-ceiling --concurrency "$BENCH_SINGLE_CONCURRENCY"
+    for mode in single batch batch-dup; do
+      in_flight="$BENCH_CONCURRENCY"
+      [[ "$mode" == single ]] && in_flight="$BENCH_SINGLE_CONCURRENCY"
+      scenario "gateway-$mode" gateway --url "$gateway" --mode "$mode" --concurrency "$in_flight"
+      kill -0 "$gateway_pid" 2>/dev/null || die "the gateway died during gateway-$mode; see $logs/gateway-bench.log"
+    done
   done
+  round=0
 fi
 
 # VmHWM: the peak resident set over the gateway's whole life, i.e. under load.
@@ -175,6 +191,59 @@ r = json.loads(sys.argv[1])
 print(json.dumps({"scenario": "projector-rebuild", "available": True, "events_per_s": r["records"] / r["seconds"], "requests": r["records"],
                   "note": f"signalctl projections rebuild: {r['records']} events in {r['seconds']:.1f} s, registration and group join included"}))
 PY
+
+# Live: version 2 goes (as after a promote, one version is projected), a
+# second gateway on this database and topic takes ingest, and the projector
+# keeps up with it (projector-live), then end-to-end latency at half of the
+# gateway's maximum.
+"$BIN/signalctl" projections drop 2 >/dev/null
+e2e_tenant="$("$BIN/signalctl" --json tenants create --name "bench-e2e-$stamp" | json_field id)"
+e2e_key="$("$BIN/signalctl" --json keys create --tenant "$e2e_tenant" --scopes events:write,events:read --label bench-e2e | json_field key)"
+eport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+SIGNALOPS_KAFKA__TOPICS__EVENTS="$readside" SIGNALOPS_HTTP__PORT="$eport" "$BIN/gateway" >"$logs/gateway-e2e.log" 2>&1 &
+e2e_gateway_pid=$!
+e2e_gateway="http://127.0.0.1:$eport"
+wait_ready "$e2e_gateway" "$e2e_gateway_pid" "$logs/gateway-e2e.log"
+lag_of() { # the projector group's lag summed over the read-side topic
+  "$BIN/signalctl" --json groups describe signalops-projector --topic "$readside" \
+    | python3 -c 'import json,sys; print(sum(p["lag"] for p in json.load(sys.stdin)["partitions"]))'
+}
+say "projector-live: the gateway ingests batches for ${BENCH_SECONDS} s while the projector applies them"
+live_before="$(projected signalops-projector)"
+live_start="$(date +%s.%N)"
+BENCH_API_KEY="$e2e_key" "$BIN/signalops-bench" gateway --url "$e2e_gateway" --mode batch --concurrency "$BENCH_CONCURRENCY" \
+  >"$SIGNALOPS_STACK_DIR/live-ingest.json"
+live_end="$(date +%s.%N)"
+live_after="$(projected signalops-projector)"
+lag_at_end="$(lag_of)"
+lag_now="$lag_at_end"
+catch_start="$(date +%s.%N)"
+for _ in $(seq 1 300); do
+  (( lag_now <= 0 )) && break
+  sleep 0.2
+  lag_now="$(lag_of)"
+done
+catch_end="$(date +%s.%N)"
+python3 - "$SIGNALOPS_STACK_DIR/live-ingest.json" "$live_before" "$live_after" "$live_start" "$live_end" "$lag_at_end" "$lag_now" "$catch_start" "$catch_end" >>"$results" <<'PY'
+import json, sys
+ingest = json.load(open(sys.argv[1]))
+before, after, start, end, lag_end, lag_left = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+catch_up = float(sys.argv[9]) - float(sys.argv[8])
+seconds = max(end - start, 1e-3)
+# Kept up: no lag left within 3 s of the ingest stopping (a few 100 ms
+# batches plus the time `signalctl groups describe` itself takes).
+kept_up = lag_left <= 0 and catch_up <= 3.0
+print(json.dumps({"scenario": "projector-live", "available": True, "events_per_s": (after - before) / seconds, "requests": after - before,
+                  "kept_up": kept_up, "errors": ingest.get("errors", 0),
+                  "note": f"while the gateway ingested {ingest['events_per_s']:.0f} ev/s (batches of 100, {ingest['concurrency']} in flight) "
+                          f"for {seconds:.1f} s; lag {lag_end} when the ingest stopped, "
+                          + (f"none left {catch_up:.1f} s later" if lag_left <= 0 else f"{lag_left} still left {catch_up:.0f} s later")}))
+PY
+say "end-to-end: the gateway's max for single events, then half of it, each sampled event timed until its row is visible"
+BENCH_API_KEY="$e2e_key" "$BIN/signalops-bench" gateway --url "$e2e_gateway" --mode single --concurrency "$BENCH_SINGLE_CONCURRENCY" \
+  >"$SIGNALOPS_STACK_DIR/e2e-max.json"
+half_rate="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events_per_s"] / 2)' "$SIGNALOPS_STACK_DIR/e2e-max.json")"
+BENCH_API_KEY="$e2e_key" "$BIN/signalops-bench" end-to-end --url "$e2e_gateway" --tenant "$e2e_tenant" --rate "$half_rate" >>"$results"
 projector_rss_kib="$(awk '/^VmHWM:/ {print $2}' "/proc/$projector_pid/status" 2>/dev/null || true)"
 mem_gib="$(awk '/^MemTotal:/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)"
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -188,7 +257,11 @@ echo
 # A partial run (BENCH_ONLY) prints its table but leaves the document alone.
 doc_args=(--doc "$REPO/docs/benchmarks.md")
 [[ -n "${BENCH_ONLY:-}" ]] && doc_args=()
+read -r steal_after total_after < <(steal_ticks)
+steal_percent="$(python3 -c 'import sys; s, t = int(sys.argv[2]) - int(sys.argv[1]), int(sys.argv[4]) - int(sys.argv[3]); print(f"{100 * s / t:.2f}" if t > 0 else "")' \
+  "$steal_before" "$steal_after" "$total_before" "$total_after")"
 "$BIN/signalops-bench" report --results "$results" "${doc_args[@]}" \
+  ${steal_percent:+--steal-percent "$steal_percent"} \
   ${rss_kib:+--rss-kib "$rss_kib"} ${projector_rss_kib:+--projector-rss-kib "$projector_rss_kib"} \
   --date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --machine "$(nproc) cores, $mem_gib GiB RAM, $(uname -sr)" \

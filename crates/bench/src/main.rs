@@ -2,6 +2,7 @@
 //! (deploy/local/bench.sh). Each scenario subcommand prints one JSON line;
 //! `report` turns the lines into the Markdown table and docs/benchmarks.md.
 
+mod end_to_end;
 mod histogram;
 mod http;
 mod load;
@@ -80,7 +81,26 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         duplicate_percent: usize,
     },
-    /// Prints the Markdown table from the JSON lines and updates the doc.
+    /// Single events at a steady rate, each sampled one timed until its row
+    /// is visible in the read model (the projector must be running).
+    EndToEnd {
+        #[command(flatten)]
+        load: LoadArgs,
+        #[arg(long)]
+        url: String,
+        #[arg(long, env = "BENCH_API_KEY", hide_env_values = true)]
+        api_key: String,
+        #[arg(long, env = "SIGNALOPS_DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        /// The tenant the API key acts for (the rows are read under its RLS scope).
+        #[arg(long)]
+        tenant: String,
+        /// Events per second offered.
+        #[arg(long)]
+        rate: f64,
+        #[arg(long, default_value_t = 10)]
+        sample_every: u64,
+    },
     /// Append envelopes to a topic (the log a rebuild reads).
     Fill {
         #[arg(long, env = "SIGNALOPS_KAFKA_BROKERS")]
@@ -101,6 +121,7 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         tenants: usize,
     },
+    /// Prints the Markdown table from the JSON lines and updates the doc.
     Report {
         #[arg(long)]
         results: PathBuf,
@@ -113,6 +134,9 @@ enum Command {
         /// Peak RSS of the projector during the read-side scenarios.
         #[arg(long)]
         projector_rss_kib: Option<u64>,
+        /// CPU steal during the run, in percent of all CPU time.
+        #[arg(long)]
+        steal_percent: Option<f64>,
         #[arg(long, default_value = "")]
         date: String,
         #[arg(long, default_value = "")]
@@ -170,8 +194,13 @@ async fn main() -> anyhow::Result<()> {
             let gateway = Gateway { url, api_key, mode, batch: batch.max(1), duplicate_percent: duplicate_percent.min(100) };
             print(&scenarios::gateway(&load.load(), &gateway).await?);
         }
-        Command::Report { results, doc, rss_kib, projector_rss_kib, date, machine, kafka, commit, load } => {
-            let context = report::Context { date, machine, kafka, commit, seconds: load.seconds, rss_kib, projector_rss_kib };
+        Command::EndToEnd { load, url, api_key, database_url, tenant, rate, sample_every } => {
+            let steady = end_to_end::Steady { url, api_key, database_url, tenant, rate, duration: load.load().duration, sample_every };
+            print(&end_to_end::steady(steady).await?);
+        }
+        Command::Report { results, doc, rss_kib, projector_rss_kib, steal_percent, date, machine, kafka, commit, load } => {
+            let context =
+                report::Context { date, machine, kafka, commit, seconds: load.seconds, rss_kib, projector_rss_kib, steal_percent };
             report(results, doc, context)?;
         }
     }

@@ -8,6 +8,9 @@ use crate::load::Outcome;
 #[derive(Debug, Clone, Default)]
 pub struct ScenarioResult {
     pub scenario: String,
+    /// Which round of the ingest scenarios this is (bench.sh interleaves the
+    /// ceilings and the gateway round by round); 0 when run once.
+    pub round: u32,
     /// False when the system under test lacks the feature (e.g. batches).
     pub available: bool,
     /// Requests (or producer chunks) in flight.
@@ -20,12 +23,16 @@ pub struct ScenarioResult {
     pub errors: u64,
     pub first_error: Option<String>,
     pub note: String,
+    /// For the projector under live ingest: whether it had caught up
+    /// (no lag left) right after the ingest stopped.
+    pub kept_up: Option<bool>,
 }
 
 impl ScenarioResult {
     pub fn measured(scenario: &str, concurrency: usize, outcome: &Outcome, note: String) -> Self {
         Self {
             scenario: scenario.to_owned(),
+            round: 0,
             available: true,
             concurrency,
             events_per_s: outcome.events_per_second(),
@@ -36,6 +43,7 @@ impl ScenarioResult {
             errors: outcome.errors,
             first_error: outcome.first_error.clone(),
             note,
+            kept_up: None,
         }
     }
 
@@ -45,11 +53,11 @@ impl ScenarioResult {
 
     pub fn to_json(&self) -> Value {
         json!({
-            "scenario": self.scenario, "available": self.available, "concurrency": self.concurrency,
+            "scenario": self.scenario, "round": self.round, "available": self.available, "concurrency": self.concurrency,
             "events_per_s": self.events_per_s, "requests_per_s": self.requests_per_s,
             "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
             "requests": self.requests, "errors": self.errors,
-            "first_error": self.first_error, "note": self.note,
+            "first_error": self.first_error, "note": self.note, "kept_up": self.kept_up,
         })
     }
 
@@ -57,6 +65,7 @@ impl ScenarioResult {
         let text = |key: &str| value[key].as_str().map(str::to_owned);
         Ok(Self {
             scenario: text("scenario").ok_or_else(|| anyhow::anyhow!("a result without a scenario: {value}"))?,
+            round: value["round"].as_u64().and_then(|r| u32::try_from(r).ok()).unwrap_or(0),
             available: value["available"].as_bool().unwrap_or(false),
             concurrency: value["concurrency"].as_u64().map_or(0, |c| c as usize),
             events_per_s: value["events_per_s"].as_f64().unwrap_or(0.0),
@@ -67,6 +76,7 @@ impl ScenarioResult {
             errors: value["errors"].as_u64().unwrap_or(0),
             first_error: text("first_error"),
             note: text("note").unwrap_or_default(),
+            kept_up: value["kept_up"].as_bool(),
         })
     }
 }
@@ -80,6 +90,7 @@ mod tests {
         let result = ScenarioResult {
             scenario: "x".into(),
             available: true,
+            round: 2,
             concurrency: 7,
             events_per_s: 12.5,
             p99_ms: Some(3.0),
@@ -88,8 +99,17 @@ mod tests {
         };
         let back = ScenarioResult::from_json(&result.to_json()).expect("parse");
         assert_eq!(
-            (back.scenario.as_str(), back.available, back.concurrency, back.events_per_s, back.p50_ms, back.p99_ms, back.errors),
-            ("x", true, 7, 12.5, None, Some(3.0), 2)
+            (
+                back.scenario.as_str(),
+                back.round,
+                back.available,
+                back.concurrency,
+                back.events_per_s,
+                back.p50_ms,
+                back.p99_ms,
+                back.errors
+            ),
+            ("x", 2, true, 7, 12.5, None, Some(3.0), 2)
         );
     }
 }

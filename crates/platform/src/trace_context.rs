@@ -1,18 +1,20 @@
 //! W3C trace context in Kafka headers: the gateway's span continues in every
 //! consumer that reads the record.
 
-use std::collections::HashMap;
-
 use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TraceContextExt;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-struct HeaderMap<'a>(&'a mut HashMap<String, String>);
+/// Collects injected fields in order; a propagator sets each key once.
+struct HeaderList(Vec<(String, String)>);
 
-impl Injector for HeaderMap<'_> {
+impl Injector for HeaderList {
     fn set(&mut self, key: &str, value: String) {
-        self.0.insert(key.to_owned(), value);
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some((_, existing)) => *existing = value,
+            None => self.0.push((key.to_owned(), value)),
+        }
     }
 }
 
@@ -35,9 +37,9 @@ pub fn current_trace_headers() -> Vec<(String, String)> {
 }
 
 pub fn inject(context: &Context) -> Vec<(String, String)> {
-    let mut map = HashMap::new();
-    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(context, &mut HeaderMap(&mut map)));
-    map.into_iter().collect()
+    let mut headers = HeaderList(Vec::with_capacity(2));
+    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(context, &mut headers));
+    headers.0
 }
 
 /// The remote parent carried by a record's headers (an empty context when absent).

@@ -66,7 +66,6 @@ pub struct BatchReceipt {
     security(("api_key" = []))
 )]
 #[post("/events")]
-#[tracing::instrument(skip_all, fields(tenant_id = %auth.0.tenant_id, events = tracing::field::Empty))]
 pub async fn ingest_events(
     state: web::Data<AppState>,
     auth: ApiKeyAuth,
@@ -86,7 +85,6 @@ pub async fn ingest_events(
     if is_batch && items.len() > limits.max_batch_events {
         return Err(ApiError::PayloadTooLarge { limit: limits.max_batch_bytes });
     }
-    tracing::Span::current().record("events", items.len());
     let budget = match state.ingest_limiter.spend(auth.0.key_id, u32::try_from(items.len()).unwrap_or(u32::MAX)) {
         Ok(budget) => budget,
         Err(retry_after_secs) => return Err(ApiError::RateLimited { retry_after_secs }),
