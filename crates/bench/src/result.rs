@@ -52,13 +52,19 @@ impl ScenarioResult {
     }
 
     pub fn to_json(&self) -> Value {
-        json!({
-            "scenario": self.scenario, "round": self.round, "available": self.available, "concurrency": self.concurrency,
+        let mut line = json!({
+            "scenario": self.scenario, "available": self.available, "concurrency": self.concurrency,
             "events_per_s": self.events_per_s, "requests_per_s": self.requests_per_s,
             "p50_ms": self.p50_ms, "p99_ms": self.p99_ms,
             "requests": self.requests, "errors": self.errors,
             "first_error": self.first_error, "note": self.note, "kept_up": self.kept_up,
-        })
+        });
+        // bench.sh tags each line with its round; a scenario run on its own
+        // has none, and must not print a key that would shadow the tag.
+        if self.round > 0 {
+            line["round"] = self.round.into();
+        }
+        line
     }
 
     pub fn from_json(value: &Value) -> anyhow::Result<Self> {
