@@ -80,14 +80,30 @@ impl ConsumerRuntime {
 
         while !shutdown.is_cancelled() {
             let now = Instant::now();
-            let wait =
-                consumer.context().lock_buffers().time_until_due(now).unwrap_or(Duration::from_millis(100)).min(Duration::from_millis(100));
-            match consumer.poll(wait) {
-                Some(Ok(message)) => consumer.context().lock_buffers().push(Record::from_message(&message)),
-                Some(Err(error)) => tracing::warn!(%error, "kafka consumer error"),
-                None => {}
-            }
-            let ready = consumer.context().lock_buffers().take_ready(Instant::now());
+            // With records buffered, wait at most IDLE_FLUSH for more: when
+            // nothing arrives in that time the traffic is light, and the
+            // batches go now instead of after batch_max_wait_ms. Under a
+            // backlog records keep coming, so batches still fill up.
+            let wait = match consumer.context().lock_buffers().time_until_due(now) {
+                Some(due) => due.min(IDLE_FLUSH),
+                None => Duration::from_millis(100),
+            };
+            let idle = match consumer.poll(wait) {
+                Some(Ok(message)) => {
+                    consumer.context().lock_buffers().push(Record::from_message(&message));
+                    false
+                }
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "kafka consumer error");
+                    false
+                }
+                None => true,
+            };
+            let ready = if idle {
+                consumer.context().lock_buffers().take_all()
+            } else {
+                consumer.context().lock_buffers().take_ready(Instant::now())
+            };
             if !ready.is_empty() {
                 let committed = runtime.block_on(apply_all(&applier, ready, None));
                 commit_to_kafka(&consumer, &committed, CommitMode::Async);
@@ -112,6 +128,10 @@ impl ConsumerRuntime {
         Ok(())
     }
 }
+
+/// How long a partial batch waits for another record before it is applied
+/// anyway: the latency a record pays when traffic is light.
+const IDLE_FLUSH: Duration = Duration::from_millis(5);
 
 fn consumer_config(kafka: &KafkaSettings, settings: &ConsumerSettings) -> rdkafka::ClientConfig {
     let client_id = settings.instance_id.clone().unwrap_or_else(|| settings.group_id.clone());
