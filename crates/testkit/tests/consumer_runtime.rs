@@ -66,13 +66,21 @@ impl Fixture {
         handler: impl BatchHandler,
         instance_id: Option<&str>,
     ) -> (tokio::task::JoinHandle<()>, CancellationToken) {
-        let settings = ConsumerSettings {
-            instance_id: instance_id.map(str::to_owned),
+        self.member_with(handler, |settings| settings.instance_id = instance_id.map(str::to_owned))
+    }
+
+    fn member_with(
+        &self,
+        handler: impl BatchHandler,
+        adjust: impl FnOnce(&mut ConsumerSettings),
+    ) -> (tokio::task::JoinHandle<()>, CancellationToken) {
+        let mut settings = ConsumerSettings {
             batch_max_records: 100,
             session_timeout_ms: 10_000,
             drain_timeout_ms: 5_000,
             ..ConsumerSettings::for_group(self.group.clone())
         };
+        adjust(&mut settings);
         let pool = postgres::connect_pool(&self.db.settings()).expect("pool");
         let runtime = ConsumerRuntime::new(
             self.stack.kafka_settings(),
@@ -205,6 +213,21 @@ async fn n_records_produce_exactly_n_rows_and_offsets_land_in_postgres() {
     assert_eq!((rows, distinct), (n as i64, n as i64));
     // next_offset per partition sums to the number of records (offsets start at 0).
     assert_eq!(f.stored_offsets_total().await, n as i64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_partial_batch_is_applied_once_traffic_pauses_not_after_the_batch_wait() {
+    let f = fixture(1).await;
+    // Neither the size (100) nor the wait (10 minutes) is ever reached: only
+    // the idle flush can apply these records.
+    let member = f.member_with(ProbeHandler::new("a"), |settings| settings.batch_max_wait_ms = 600_000);
+    f.produce_n(3).await;
+    let (rows, distinct) = f.wait_for_rows(3, Duration::from_secs(30)).await;
+    f.produce_n(2).await;
+    let (more_rows, _) = f.wait_for_rows(5, Duration::from_secs(30)).await;
+    stop(member).await;
+    assert_eq!((rows, distinct), (3, 3), "three records applied without waiting for the batch to fill or time out");
+    assert_eq!(more_rows, 5, "and the next pause applies the next partial batch");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
