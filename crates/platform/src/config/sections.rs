@@ -225,6 +225,10 @@ pub struct ConsumerSettings {
     pub instance_id: Option<String>,
     pub batch_max_records: usize,
     pub batch_max_wait_ms: u64,
+    /// Records librdkafka fetches ahead, in KiB per assigned partition
+    /// (`queued.max.messages.kbytes`): the bulk of a catching-up consumer's
+    /// memory, since every assigned partition keeps this much queued.
+    pub prefetch_kbytes: u32,
     pub session_timeout_ms: u64,
     /// Must stay below the session timeout so a draining member commits
     /// before the group gives its partitions away.
@@ -240,6 +244,7 @@ impl Default for ConsumerSettings {
             instance_id: None,
             batch_max_records: 500,
             batch_max_wait_ms: 50,
+            prefetch_kbytes: 1024,
             session_timeout_ms: 45_000,
             drain_timeout_ms: 20_000,
             retry_initial_backoff_ms: 100,
@@ -265,6 +270,9 @@ impl Validate for ConsumerSettings {
         }
         if !(1..=100_000).contains(&self.batch_max_records) {
             problems.push(FieldProblem::new("batch_max_records", "must be between 1 and 100000"));
+        }
+        if !(64..=2_097_151).contains(&self.prefetch_kbytes) {
+            problems.push(FieldProblem::new("prefetch_kbytes", "must be between 64 and 2097151"));
         }
         if !(6_000..=300_000).contains(&self.session_timeout_ms) {
             problems.push(FieldProblem::new("session_timeout_ms", "must be between 6000 and 300000"));

@@ -115,3 +115,19 @@ fn a_missing_config_file_is_named() {
         Ok(())
     });
 }
+
+#[test]
+fn a_prefetch_below_one_record_batch_is_refused_with_its_key() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("SIGNALOPS_CONSUMER__GROUP_ID", "g");
+        jail.set_env("SIGNALOPS_CONSUMER__PREFETCH_KBYTES", "8");
+        let err = load::<Sample>("sample").expect_err("too small").to_string();
+        assert!(err.contains("prefetch_kbytes"), "{err}");
+
+        jail.set_env("SIGNALOPS_CONSUMER__PREFETCH_KBYTES", "4096");
+        let config: Sample = load("sample").expect("valid");
+        assert_eq!(config.consumer.prefetch_kbytes, 4096);
+        Ok(())
+    });
+}

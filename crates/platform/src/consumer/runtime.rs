@@ -133,6 +133,12 @@ impl ConsumerRuntime {
 /// anyway: the latency a record pays when traffic is light.
 const IDLE_FLUSH: Duration = Duration::from_millis(5);
 
+/// One fetch response fills about two partitions' prefetch queues, never
+/// less than the largest record the broker accepts by default (1 MB).
+fn fetch_max_bytes(prefetch_kbytes: u32) -> u32 {
+    (prefetch_kbytes.saturating_mul(2 * 1024)).clamp(1_048_576, 64 * 1_048_576)
+}
+
 fn consumer_config(kafka: &KafkaSettings, settings: &ConsumerSettings) -> rdkafka::ClientConfig {
     let client_id = settings.instance_id.clone().unwrap_or_else(|| settings.group_id.clone());
     let mut config = base_client_config(kafka, &client_id);
@@ -146,14 +152,35 @@ fn consumer_config(kafka: &KafkaSettings, settings: &ConsumerSettings) -> rdkafk
         .set("heartbeat.interval.ms", (settings.session_timeout_ms / 10).max(1_000).to_string())
         .set("statistics.interval.ms", "5000")
         .set("enable.partition.eof", "false")
-        // librdkafka prefetches up to 100,000 records per partition by
-        // default: with 12 partitions that is most of a gigabyte. A few
-        // batches ahead keep the handler busy at a fraction of the memory.
+        // librdkafka prefetches up to 100,000 records (64 MiB) per partition
+        // by default: with 12 partitions that is most of a gigabyte. The
+        // handler applies from memory far faster than Kafka refills it, so a
+        // small queue per partition costs no throughput (docs/benchmarks.md).
         .set("queued.min.messages", (settings.batch_max_records * 4).clamp(1_000, 100_000).to_string())
-        .set("queued.max.messages.kbytes", "8192")
-        .set("fetch.max.bytes", "8388608");
+        .set("queued.max.messages.kbytes", settings.prefetch_kbytes.to_string())
+        .set("fetch.max.bytes", fetch_max_bytes(settings.prefetch_kbytes).to_string());
     if let Some(instance) = &settings.instance_id {
         config.set("group.instance.id", instance);
     }
     config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fetch_fills_two_prefetch_queues_and_never_drops_below_the_broker_record_limit() {
+        assert_eq!(fetch_max_bytes(1024), 2 * 1_048_576);
+        assert_eq!(fetch_max_bytes(64), 1_048_576);
+        assert_eq!(fetch_max_bytes(2_097_151), 64 * 1_048_576);
+    }
+
+    #[test]
+    fn the_prefetch_setting_reaches_librdkafka() {
+        let settings = ConsumerSettings { prefetch_kbytes: 2048, ..ConsumerSettings::for_group("g") };
+        let config = consumer_config(&KafkaSettings::default(), &settings);
+        assert_eq!(config.get("queued.max.messages.kbytes"), Some("2048"));
+        assert_eq!(config.get("fetch.max.bytes"), Some("4194304"));
+    }
 }
