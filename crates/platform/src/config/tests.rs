@@ -121,6 +121,7 @@ fn a_prefetch_below_one_record_batch_is_refused_with_its_key() {
     Jail::expect_with(|jail| {
         jail.clear_env();
         jail.set_env("SIGNALOPS_CONSUMER__GROUP_ID", "g");
+        jail.set_env("SIGNALOPS_DATABASE__URL", "postgres://app:pw@127.0.0.1:5432/db");
         jail.set_env("SIGNALOPS_CONSUMER__PREFETCH_KBYTES", "8");
         let err = load::<Sample>("sample").expect_err("too small").to_string();
         assert!(err.contains("prefetch_kbytes"), "{err}");
