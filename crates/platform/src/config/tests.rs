@@ -117,7 +117,7 @@ fn a_missing_config_file_is_named() {
 }
 
 #[test]
-fn a_prefetch_below_one_record_batch_is_refused_with_its_key() {
+fn a_prefetch_below_64_kib_is_refused_with_its_key() {
     Jail::expect_with(|jail| {
         jail.clear_env();
         jail.set_env("SIGNALOPS_CONSUMER__GROUP_ID", "g");

@@ -153,9 +153,8 @@ fn consumer_config(kafka: &KafkaSettings, settings: &ConsumerSettings) -> rdkafk
         .set("statistics.interval.ms", "5000")
         .set("enable.partition.eof", "false")
         // librdkafka prefetches up to 100,000 records (64 MiB) per partition
-        // by default: with 12 partitions that is most of a gigabyte. The
-        // handler applies from memory far faster than Kafka refills it, so a
-        // small queue per partition costs no throughput (docs/benchmarks.md).
+        // by default: with 12 partitions that is most of a gigabyte. A small
+        // queue trades some catch-up rate for bounded memory (ADR 0013).
         .set("queued.min.messages", (settings.batch_max_records * 4).clamp(1_000, 100_000).to_string())
         .set("queued.max.messages.kbytes", settings.prefetch_kbytes.to_string())
         .set("fetch.max.bytes", fetch_max_bytes(settings.prefetch_kbytes).to_string());
