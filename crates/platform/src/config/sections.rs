@@ -229,6 +229,9 @@ pub struct ConsumerSettings {
     /// (`queued.max.messages.kbytes`): the bulk of a catching-up consumer's
     /// memory, since every assigned partition keeps this much queued.
     pub prefetch_kbytes: u32,
+    /// Partitions whose batches are applied at once while the member keeps
+    /// reading; each holds a pooled Postgres connection meanwhile.
+    pub apply_concurrency: usize,
     pub session_timeout_ms: u64,
     /// Must stay below the session timeout so a draining member commits
     /// before the group gives its partitions away.
@@ -245,6 +248,7 @@ impl Default for ConsumerSettings {
             batch_max_records: 500,
             batch_max_wait_ms: 50,
             prefetch_kbytes: 1024,
+            apply_concurrency: 3,
             session_timeout_ms: 45_000,
             drain_timeout_ms: 20_000,
             retry_initial_backoff_ms: 100,
@@ -273,6 +277,9 @@ impl Validate for ConsumerSettings {
         }
         if !(64..=2_097_151).contains(&self.prefetch_kbytes) {
             problems.push(FieldProblem::new("prefetch_kbytes", "must be between 64 and 2097151"));
+        }
+        if !(1..=64).contains(&self.apply_concurrency) {
+            problems.push(FieldProblem::new("apply_concurrency", "must be between 1 and 64"));
         }
         if !(6_000..=300_000).contains(&self.session_timeout_ms) {
             problems.push(FieldProblem::new("session_timeout_ms", "must be between 6000 and 300000"));

@@ -1,6 +1,6 @@
 //! Per-partition batching by count and time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use super::Record;
@@ -32,33 +32,53 @@ impl Buffers {
             .push(record);
     }
 
-    /// Batches that are full or have waited long enough.
-    pub(crate) fn take_ready(&mut self, now: Instant) -> Vec<(PartitionKey, Vec<Record>)> {
-        let ready: Vec<PartitionKey> = self
+    /// Up to `limit` batches that are full or have waited long enough, full
+    /// ones first, skipping `blocked` partitions.
+    pub(crate) fn take_ready(&mut self, now: Instant, blocked: &HashSet<PartitionKey>, limit: usize) -> Vec<(PartitionKey, Vec<Record>)> {
+        let mut ready: Vec<(&PartitionKey, &Pending)> = self
             .pending
             .iter()
-            .filter(|(_, p)| p.records.len() >= self.max_records || now.duration_since(p.since) >= self.max_wait)
-            .map(|(k, _)| k.clone())
+            .filter(|(k, p)| !blocked.contains(*k) && (p.records.len() >= self.max_records || now.duration_since(p.since) >= self.max_wait))
             .collect();
-        ready.into_iter().filter_map(|k| self.pending.remove(&k).map(|p| (k, p.records))).collect()
+        ready.sort_by_key(|(_, p)| (std::cmp::Reverse(p.records.len().min(self.max_records)), p.since));
+        let keys: Vec<PartitionKey> = ready.into_iter().take(limit).map(|(k, _)| k.clone()).collect();
+        self.take(keys)
+    }
+
+    /// Up to `limit` batches of any size, largest first, skipping `blocked`
+    /// partitions: when traffic pauses, or the buffers are over budget.
+    pub(crate) fn take_largest(&mut self, blocked: &HashSet<PartitionKey>, limit: usize) -> Vec<(PartitionKey, Vec<Record>)> {
+        let mut all: Vec<(&PartitionKey, &Pending)> = self.pending.iter().filter(|(k, _)| !blocked.contains(*k)).collect();
+        all.sort_by_key(|(_, p)| std::cmp::Reverse(p.records.len()));
+        let keys: Vec<PartitionKey> = all.into_iter().take(limit).map(|(k, _)| k.clone()).collect();
+        self.take(keys)
     }
 
     pub(crate) fn take_partitions(&mut self, keys: &[PartitionKey]) -> Vec<(PartitionKey, Vec<Record>)> {
-        keys.iter().filter_map(|k| self.pending.remove(k).map(|p| (k.clone(), p.records))).collect()
+        self.take(keys.to_vec())
     }
 
     pub(crate) fn take_all(&mut self) -> Vec<(PartitionKey, Vec<Record>)> {
         self.pending.drain().map(|(k, p)| (k, p.records)).collect()
     }
 
-    /// How long the loop may block in poll before some batch is due.
-    pub(crate) fn time_until_due(&self, now: Instant) -> Option<Duration> {
-        self.pending.values().map(|p| self.max_wait.saturating_sub(now.duration_since(p.since))).min()
+    fn take(&mut self, keys: Vec<PartitionKey>) -> Vec<(PartitionKey, Vec<Record>)> {
+        keys.into_iter().filter_map(|k| self.pending.remove(&k).map(|p| (k, p.records))).collect()
     }
 
-    #[cfg(test)]
+    /// Records buffered and not yet handed to a batch.
     pub(crate) fn len(&self) -> usize {
         self.pending.values().map(|p| p.records.len()).sum()
+    }
+
+    /// How long the loop may block in poll before some batch is due.
+    /// `blocked` partitions cannot start a batch anyway, so they do not count.
+    pub(crate) fn time_until_due(&self, now: Instant, blocked: &HashSet<PartitionKey>) -> Option<Duration> {
+        self.pending
+            .iter()
+            .filter(|(k, _)| !blocked.contains(*k))
+            .map(|(_, p)| self.max_wait.saturating_sub(now.duration_since(p.since)))
+            .min()
     }
 }
 
@@ -76,7 +96,7 @@ mod tests {
         buffers.push(record(0, 1));
         buffers.push(record(0, 2));
         buffers.push(record(1, 1));
-        let ready = buffers.take_ready(Instant::now());
+        let ready = buffers.take_ready(Instant::now(), &HashSet::new(), 12);
         assert_eq!(ready.len(), 1);
         assert_eq!(ready[0].0, ("t".to_string(), 0));
         assert_eq!(ready[0].1.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![1, 2]);
@@ -88,9 +108,9 @@ mod tests {
         let mut buffers = Buffers::new(100, Duration::from_millis(10));
         buffers.push(record(3, 7));
         let later = Instant::now() + Duration::from_millis(11);
-        assert_eq!(buffers.time_until_due(later), Some(Duration::ZERO));
-        assert_eq!(buffers.take_ready(later).len(), 1);
-        assert_eq!(buffers.time_until_due(later), None);
+        assert_eq!(buffers.time_until_due(later, &HashSet::new()), Some(Duration::ZERO));
+        assert_eq!(buffers.take_ready(later, &HashSet::new(), 12).len(), 1);
+        assert_eq!(buffers.time_until_due(later, &HashSet::new()), None);
     }
 
     #[test]
@@ -101,5 +121,21 @@ mod tests {
         let taken = buffers.take_partitions(&[("t".to_string(), 1)]);
         assert_eq!(taken.len(), 1);
         assert_eq!(buffers.len(), 1);
+    }
+
+    #[test]
+    fn blocked_partitions_keep_their_records_and_the_limit_prefers_full_batches() {
+        let mut buffers = Buffers::new(2, Duration::from_millis(10));
+        for (partition, offset) in [(0, 1), (0, 2), (1, 1), (1, 2), (2, 1)] {
+            buffers.push(record(partition, offset));
+        }
+        let later = Instant::now() + Duration::from_millis(11);
+        let blocked: HashSet<PartitionKey> = [("t".to_string(), 0)].into();
+        let ready = buffers.take_ready(later, &blocked, 1);
+        assert_eq!(ready.iter().map(|(k, _)| k.1).collect::<Vec<_>>(), vec![1], "the full batch first, the blocked one kept");
+        assert_eq!(buffers.len(), 3);
+        let largest = buffers.take_largest(&blocked, 5);
+        assert_eq!(largest.iter().map(|(k, _)| k.1).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(buffers.len(), 2);
     }
 }

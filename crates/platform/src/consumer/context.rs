@@ -6,6 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::statistics::Statistics;
@@ -14,12 +15,14 @@ use rdkafka::types::RDKafkaRespErr;
 
 use super::apply::Applier;
 use super::buffers::{Buffers, PartitionKey};
+use super::in_flight::InFlight;
 use super::offsets;
 use crate::metrics;
 
 pub(crate) struct RuntimeContext {
     pub(crate) applier: Arc<Applier>,
     pub(crate) buffers: Arc<Mutex<Buffers>>,
+    pub(crate) in_flight: InFlight,
     pub(crate) runtime: tokio::runtime::Handle,
     /// Partitions this member owns: librdkafka keeps reporting lag for
     /// partitions it gave away, which must not be exported.
@@ -78,6 +81,7 @@ impl ConsumerContext for RuntimeContext {
                     self.drain(consumer, &keys);
                     tracing::info!(partitions = %describe(tpl), "partitions revoked after drain");
                 }
+                self.in_flight.forget(&keys);
                 let result = if cooperative { consumer.incremental_unassign(tpl) } else { consumer.unassign() };
                 if let Err(error) = result {
                     tracing::error!(%error, "unassigning partitions failed");
@@ -139,14 +143,38 @@ impl RuntimeContext {
         }
     }
 
-    /// Applies what is buffered for `keys` and commits it to Kafka.
-    fn drain(&self, consumer: &BaseConsumer<Self>, keys: &[PartitionKey]) {
-        let batches = self.lock_buffers().take_partitions(keys);
-        if batches.is_empty() {
-            return;
+    /// Hands batches to tasks that apply them while the poll thread reads
+    /// on; each reports its completion to `in_flight`.
+    pub(crate) fn start(&self, batches: Vec<(PartitionKey, Vec<Record>)>) {
+        for (key, records) in batches {
+            let done = self.in_flight.begin(key.clone());
+            let applier = Arc::clone(&self.applier);
+            self.runtime.spawn(async move {
+                // A panicking handler must not leave its partition busy forever.
+                let applied = std::panic::AssertUnwindSafe(applier.apply(records, None)).catch_unwind().await;
+                let _ = done.send((key, applied.ok().and_then(Result::ok)));
+            });
         }
+    }
+
+    /// Waits for the batches in flight for `keys`, then applies what is
+    /// buffered for them and commits it all to Kafka. A partition whose
+    /// batch is still in flight at the deadline, or was abandoned, keeps its
+    /// buffer unapplied: applying later records would skip that batch.
+    fn drain(&self, consumer: &BaseConsumer<Self>, keys: &[PartitionKey]) {
         let deadline = Instant::now() + Duration::from_millis(self.applier.settings.drain_timeout_ms);
-        let committed = self.runtime.block_on(apply_all(&self.applier, batches, Some(deadline)));
+        let mut committed = self.in_flight.settle_partitions(keys, deadline);
+        let batches = self.lock_buffers().take_partitions(keys);
+        let (safe, unsafe_to_apply): (Vec<_>, Vec<_>) = batches.into_iter().partition(|(key, _)| !self.in_flight.is_blocked(key));
+        if !unsafe_to_apply.is_empty() {
+            tracing::warn!(
+                partitions = unsafe_to_apply.len(),
+                "revoked with a batch still in flight; its successors are left to the next owner"
+            );
+        }
+        if !safe.is_empty() {
+            committed.extend(self.runtime.block_on(apply_all(&self.applier, safe, Some(deadline))));
+        }
         commit_to_kafka(consumer, &committed, CommitMode::Sync);
     }
 }

@@ -18,6 +18,10 @@
 //!   partition, offset and error; the partition moves on.
 //! - **Transient failures never skip.** A transient error rolls back, backs off
 //!   and retries the same batch without advancing.
+//! - **Order per partition.** Batches are applied while the poll thread
+//!   keeps reading, several partitions at once, but never two batches of one
+//!   partition: the fence skips records *below* the stored offset, so a batch
+//!   that overtook its predecessor would hide it (ADR 0014).
 //! - **Graceful drain.** On shutdown or revocation, buffered records are
 //!   applied and offsets committed, within a deadline below the session timeout.
 
@@ -26,6 +30,7 @@ mod buffers;
 mod context;
 mod dead_letter;
 mod handler;
+mod in_flight;
 pub mod offsets;
 mod record;
 mod runtime;
