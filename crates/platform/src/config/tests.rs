@@ -132,3 +132,20 @@ fn a_prefetch_below_64_kib_is_refused_with_its_key() {
         Ok(())
     });
 }
+
+#[test]
+fn an_apply_concurrency_of_zero_is_refused_with_its_key() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("SIGNALOPS_CONSUMER__GROUP_ID", "g");
+        jail.set_env("SIGNALOPS_DATABASE__URL", "postgres://app:pw@127.0.0.1:5432/db");
+        jail.set_env("SIGNALOPS_CONSUMER__APPLY_CONCURRENCY", "0");
+        let err = load::<Sample>("sample").expect_err("nothing could be applied").to_string();
+        assert!(err.contains("apply_concurrency"), "{err}");
+
+        jail.set_env("SIGNALOPS_CONSUMER__APPLY_CONCURRENCY", "8");
+        let config: Sample = load("sample").expect("valid");
+        assert_eq!(config.consumer.apply_concurrency, 8);
+        Ok(())
+    });
+}
