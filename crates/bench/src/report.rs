@@ -83,6 +83,16 @@ fn judged_over_rounds(
     Some((judged(shown, ceiling_in(shown.round), target, target_text), per_round))
 }
 
+/// Two decimals, or three when two would round a miss up to the target
+/// (0.497 shows as 0.497, not as a failing 0.50).
+fn ratio_text(ratio: f64, target: Option<f64>) -> String {
+    let short = format!("{ratio:.2}");
+    match target {
+        Some(target) if ratio < target && short.parse::<f64>().is_ok_and(|shown| shown >= target) => format!("{ratio:.3}"),
+        _ => short,
+    }
+}
+
 /// The row of a gateway scenario: its ratio to `ceiling` against `target`
 /// (None: reported without a target).
 fn judged(result: &ScenarioResult, ceiling: Option<f64>, target: Option<f64>, target_text: &str) -> Row {
@@ -105,7 +115,7 @@ fn judged(result: &ScenarioResult, ceiling: Option<f64>, target: Option<f64>, ta
         number(result.events_per_s),
         ms(result.p50_ms),
         ms(result.p99_ms),
-        ratio.map_or("—".into(), |r| format!("{r:.2}")),
+        ratio.map_or("—".into(), |r| ratio_text(r, target)),
         target_text.into(),
         verdict.into(),
     ];
@@ -359,5 +369,13 @@ mod tests {
         let spliced = splice_into_doc(doc, "new table\n");
         assert!(spliced.starts_with("# Benchmarks\n\nintro\n\n## Latest run\n"));
         assert!(spliced.contains("new table") && !spliced.contains("old table"));
+    }
+
+    #[test]
+    fn a_ratio_just_below_its_target_shows_three_decimals() {
+        assert_eq!(ratio_text(0.497, Some(0.5)), "0.497");
+        assert_eq!(ratio_text(0.503, Some(0.5)), "0.50");
+        assert_eq!(ratio_text(0.46, Some(0.5)), "0.46");
+        assert_eq!(ratio_text(0.16, None), "0.16");
     }
 }
