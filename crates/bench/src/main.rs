@@ -11,6 +11,7 @@ mod read_side;
 mod report;
 mod result;
 mod scenarios;
+mod steady_ingest;
 
 use std::io::BufRead as _;
 use std::path::PathBuf;
@@ -100,6 +101,22 @@ enum Command {
         rate: f64,
         #[arg(long, default_value_t = 10)]
         sample_every: u64,
+    },
+    /// Batches at a fixed rate from several tenants in turn (the live
+    /// read-side scenario; the projector's progress is read separately).
+    SteadyIngest {
+        #[command(flatten)]
+        load: LoadArgs,
+        #[arg(long)]
+        url: String,
+        /// Comma-separated, one per tenant.
+        #[arg(long, env = "BENCH_API_KEYS", hide_env_values = true, value_delimiter = ',')]
+        api_keys: Vec<String>,
+        /// Events per second offered.
+        #[arg(long)]
+        rate: f64,
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
     },
     /// Append envelopes to a topic (the log a rebuild reads).
     Fill {
@@ -197,6 +214,10 @@ async fn main() -> anyhow::Result<()> {
         Command::EndToEnd { load, url, api_key, database_url, tenant, rate, sample_every } => {
             let steady = end_to_end::Steady { url, api_key, database_url, tenant, rate, duration: load.load().duration, sample_every };
             print(&end_to_end::steady(steady).await?);
+        }
+        Command::SteadyIngest { load, url, api_keys, rate, batch } => {
+            let steady = steady_ingest::Steady { url, api_keys, rate, batch: batch.max(1), duration: load.load().duration };
+            print(&steady_ingest::run(steady).await?);
         }
         Command::Report { results, doc, rss_kib, projector_rss_kib, steal_percent, date, machine, kafka, commit, load } => {
             let context =

@@ -212,17 +212,21 @@ pub fn render(results: &[ScenarioResult], context: &Context) -> String {
 }
 
 /// Issue 5's rows: the COPY ceiling, the projector catching up a backlog
-/// and rebuilding it (≥ 0.6 × COPY; the rebuild also ≤ 30 s), its RSS.
+/// and rebuilding it (≥ 0.6 × COPY; the rebuild also ≤ 30 s), keeping up
+/// with a steady ingest of 0.6 × COPY, one tenant at full speed (reported
+/// only), end to end, and its RSS.
 fn read_side_rows(results: &[ScenarioResult], context: &Context, rows: &mut Vec<Row>) {
     let Some(copy) = find(results, "postgres-copy-ceiling") else { return };
     rows.push(ceiling_row(Some(copy), "postgres-copy-ceiling"));
     for result in results {
         match result.scenario.as_str() {
             "projector-backlog" => rows.push(judged(result, Some(copy.events_per_s), Some(0.6), "≥ 0.6 × copy")),
+            "projector-live-one-tenant" => rows.push(judged(result, Some(copy.events_per_s), None, "— (one partition, full speed)")),
             "projector-live" => {
-                let mut row = judged(result, Some(copy.events_per_s), Some(0.6), "≥ 0.6 × copy, or keeps up");
-                // Below the ratio only because the gateway offered less: the
-                // projector is not the bottleneck, which is what the row asks.
+                let mut row = judged(result, Some(copy.events_per_s), Some(0.6), "keeps up with 0.6 × copy offered");
+                // The ingest offered 0.6 × copy: a projector with no lag left
+                // right after it sustained that rate, whatever the division
+                // of two slightly shifted windows says.
                 if row.cells[7] == "fail" && result.kept_up == Some(true) && result.errors == 0 {
                     row.cells[7] = "pass (kept up)".into();
                 }
@@ -351,12 +355,15 @@ mod tests {
         let live = ScenarioResult { kept_up: Some(true), ..with("projector-live", 20_000.0, 200_000) };
         let e2e = ScenarioResult { p50_ms: Some(40.0), p99_ms: Some(180.0), ..result("end-to-end", 5_000.0) };
         let table = render(&[result("postgres-copy-ceiling", 100_000.0), live, e2e], &context);
-        assert!(table.contains("| projector-live | — | 20000 | — | — | 0.20 | ≥ 0.6 × copy, or keeps up | pass (kept up) |"), "{table}");
+        assert!(
+            table.contains("| projector-live | — | 20000 | — | — | 0.20 | keeps up with 0.6 × copy offered | pass (kept up) |"),
+            "{table}"
+        );
         assert!(table.contains("| end-to-end | — | 5000 | 40.00 | 180.00 | — | p99 ≤ 250 ms | pass |"), "{table}");
         let lagging = ScenarioResult { kept_up: Some(false), ..with("projector-live", 20_000.0, 200_000) };
         assert!(
             render(&[result("postgres-copy-ceiling", 100_000.0), lagging], &context)
-                .contains("| 0.20 | ≥ 0.6 × copy, or keeps up | fail |")
+                .contains("| 0.20 | keeps up with 0.6 × copy offered | fail |")
         );
         let slow = vec![result("postgres-copy-ceiling", 40_000.0), with("projector-rebuild", 30_000.0, 1_000_000)];
         assert!(render(&slow, &context).contains("| 0.75 | ≥ 0.6 × copy, ≤ 30 s | fail |"), "33 s is too slow");
@@ -377,5 +384,15 @@ mod tests {
         assert_eq!(ratio_text(0.503, Some(0.5)), "0.50");
         assert_eq!(ratio_text(0.46, Some(0.5)), "0.46");
         assert_eq!(ratio_text(0.16, None), "0.16");
+    }
+
+    #[test]
+    fn one_tenant_at_full_speed_is_reported_without_a_verdict() {
+        let one = ScenarioResult { kept_up: Some(false), ..result("projector-live-one-tenant", 18_000.0) };
+        let table = render(&[result("postgres-copy-ceiling", 40_000.0), one], &Context::default());
+        assert!(
+            table.contains("| projector-live-one-tenant | — | 18000 | — | — | 0.45 | — (one partition, full speed) | report only |"),
+            "{table}"
+        );
     }
 }
