@@ -19,7 +19,9 @@ use tokio::task::JoinHandle;
 
 use crate::EventsProjection;
 
-const POLL_EVERY: Duration = Duration::from_secs(2);
+/// How soon a registered (or dropped) version starts (or stops) projecting:
+/// one small query per tick.
+const POLL_EVERY: Duration = Duration::from_millis(500);
 
 /// A live version: where it writes and which group reads for it.
 #[derive(Debug, Clone, PartialEq, Eq)]

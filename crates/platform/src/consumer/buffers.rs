@@ -1,6 +1,6 @@
 //! Per-partition batching by count and time.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::Record;
@@ -34,11 +34,16 @@ impl Buffers {
 
     /// Up to `limit` batches that are full or have waited long enough, full
     /// ones first, skipping `blocked` partitions.
-    pub(crate) fn take_ready(&mut self, now: Instant, blocked: &HashSet<PartitionKey>, limit: usize) -> Vec<(PartitionKey, Vec<Record>)> {
+    pub(crate) fn take_ready(
+        &mut self,
+        now: Instant,
+        blocked: impl Fn(&PartitionKey) -> bool,
+        limit: usize,
+    ) -> Vec<(PartitionKey, Vec<Record>)> {
         let mut ready: Vec<(&PartitionKey, &Pending)> = self
             .pending
             .iter()
-            .filter(|(k, p)| !blocked.contains(*k) && (p.records.len() >= self.max_records || now.duration_since(p.since) >= self.max_wait))
+            .filter(|(k, p)| !blocked(k) && (p.records.len() >= self.max_records || now.duration_since(p.since) >= self.max_wait))
             .collect();
         ready.sort_by_key(|(_, p)| (std::cmp::Reverse(p.records.len().min(self.max_records)), p.since));
         let keys: Vec<PartitionKey> = ready.into_iter().take(limit).map(|(k, _)| k.clone()).collect();
@@ -47,8 +52,8 @@ impl Buffers {
 
     /// Up to `limit` batches of any size, largest first, skipping `blocked`
     /// partitions: when traffic pauses, or the buffers are over budget.
-    pub(crate) fn take_largest(&mut self, blocked: &HashSet<PartitionKey>, limit: usize) -> Vec<(PartitionKey, Vec<Record>)> {
-        let mut all: Vec<(&PartitionKey, &Pending)> = self.pending.iter().filter(|(k, _)| !blocked.contains(*k)).collect();
+    pub(crate) fn take_largest(&mut self, blocked: impl Fn(&PartitionKey) -> bool, limit: usize) -> Vec<(PartitionKey, Vec<Record>)> {
+        let mut all: Vec<(&PartitionKey, &Pending)> = self.pending.iter().filter(|(k, _)| !blocked(k)).collect();
         all.sort_by_key(|(_, p)| std::cmp::Reverse(p.records.len()));
         let keys: Vec<PartitionKey> = all.into_iter().take(limit).map(|(k, _)| k.clone()).collect();
         self.take(keys)
@@ -73,12 +78,8 @@ impl Buffers {
 
     /// How long the loop may block in poll before some batch is due.
     /// `blocked` partitions cannot start a batch anyway, so they do not count.
-    pub(crate) fn time_until_due(&self, now: Instant, blocked: &HashSet<PartitionKey>) -> Option<Duration> {
-        self.pending
-            .iter()
-            .filter(|(k, _)| !blocked.contains(*k))
-            .map(|(_, p)| self.max_wait.saturating_sub(now.duration_since(p.since)))
-            .min()
+    pub(crate) fn time_until_due(&self, now: Instant, blocked: impl Fn(&PartitionKey) -> bool) -> Option<Duration> {
+        self.pending.iter().filter(|(k, _)| !blocked(k)).map(|(_, p)| self.max_wait.saturating_sub(now.duration_since(p.since))).min()
     }
 }
 
@@ -96,7 +97,7 @@ mod tests {
         buffers.push(record(0, 1));
         buffers.push(record(0, 2));
         buffers.push(record(1, 1));
-        let ready = buffers.take_ready(Instant::now(), &HashSet::new(), 12);
+        let ready = buffers.take_ready(Instant::now(), |_| false, 12);
         assert_eq!(ready.len(), 1);
         assert_eq!(ready[0].0, ("t".to_string(), 0));
         assert_eq!(ready[0].1.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![1, 2]);
@@ -108,9 +109,9 @@ mod tests {
         let mut buffers = Buffers::new(100, Duration::from_millis(10));
         buffers.push(record(3, 7));
         let later = Instant::now() + Duration::from_millis(11);
-        assert_eq!(buffers.time_until_due(later, &HashSet::new()), Some(Duration::ZERO));
-        assert_eq!(buffers.take_ready(later, &HashSet::new(), 12).len(), 1);
-        assert_eq!(buffers.time_until_due(later, &HashSet::new()), None);
+        assert_eq!(buffers.time_until_due(later, |_| false), Some(Duration::ZERO));
+        assert_eq!(buffers.take_ready(later, |_| false, 12).len(), 1);
+        assert_eq!(buffers.time_until_due(later, |_| false), None);
     }
 
     #[test]
@@ -130,11 +131,11 @@ mod tests {
             buffers.push(record(partition, offset));
         }
         let later = Instant::now() + Duration::from_millis(11);
-        let blocked: HashSet<PartitionKey> = [("t".to_string(), 0)].into();
-        let ready = buffers.take_ready(later, &blocked, 1);
+        let blocked = |k: &PartitionKey| k.1 == 0;
+        let ready = buffers.take_ready(later, blocked, 1);
         assert_eq!(ready.iter().map(|(k, _)| k.1).collect::<Vec<_>>(), vec![1], "the full batch first, the blocked one kept");
         assert_eq!(buffers.len(), 3);
-        let largest = buffers.take_largest(&blocked, 5);
+        let largest = buffers.take_largest(blocked, 5);
         assert_eq!(largest.iter().map(|(k, _)| k.1).collect::<Vec<_>>(), vec![2]);
         assert_eq!(buffers.len(), 2);
     }

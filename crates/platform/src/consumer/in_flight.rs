@@ -52,12 +52,7 @@ impl InFlight {
         self.state().busy.len()
     }
 
-    /// Partitions that may not start a batch now: busy or abandoned.
-    pub(crate) fn blocked(&self) -> HashSet<PartitionKey> {
-        let state = self.state();
-        state.busy.union(&state.abandoned).cloned().collect()
-    }
-
+    /// Whether `key` may not start a batch now: busy or abandoned.
     pub(crate) fn is_blocked(&self, key: &PartitionKey) -> bool {
         let state = self.state();
         state.busy.contains(key) || state.abandoned.contains(key)
@@ -167,7 +162,6 @@ mod tests {
         in_flight.begin(key(3)).send((key(3), None)).unwrap();
         assert!(in_flight.settle_ready().is_empty());
         assert!(in_flight.is_blocked(&key(3)));
-        assert!(in_flight.blocked().contains(&key(3)));
         in_flight.forget(&[key(3)]);
         assert!(!in_flight.is_blocked(&key(3)));
     }

@@ -10,7 +10,7 @@ use rdkafka::error::KafkaError;
 use tokio_util::sync::CancellationToken;
 
 use super::apply::Applier;
-use super::buffers::Buffers;
+use super::buffers::{Buffers, PartitionKey};
 use super::context::{RuntimeContext, apply_all, commit_to_kafka};
 use super::in_flight::InFlight;
 use super::{BatchHandler, DeadLetterSink, Record};
@@ -89,13 +89,13 @@ impl ConsumerRuntime {
         while !shutdown.is_cancelled() {
             let context = consumer.context();
             commit_to_kafka(&consumer, &context.in_flight.settle_ready(), CommitMode::Async);
-            let blocked = context.in_flight.blocked();
+            let blocked = |key: &PartitionKey| context.in_flight.is_blocked(key);
             let slots = concurrency.saturating_sub(context.in_flight.count());
             let now = Instant::now();
             let (ready, buffered, due) = {
                 let mut buffers = context.lock_buffers();
-                let ready = buffers.take_ready(now, &blocked, slots);
-                (ready, buffers.len(), buffers.time_until_due(now, &blocked))
+                let ready = buffers.take_ready(now, blocked, slots);
+                (ready, buffers.len(), buffers.time_until_due(now, blocked))
             };
             let started = ready.len();
             context.start(ready);
@@ -106,7 +106,7 @@ impl ConsumerRuntime {
                     commit_to_kafka(&consumer, &committed, CommitMode::Async);
                     continue;
                 }
-                let largest = context.lock_buffers().take_largest(&blocked, concurrency);
+                let largest = context.lock_buffers().take_largest(blocked, concurrency);
                 if !largest.is_empty() {
                     context.start(largest);
                     continue;
@@ -126,9 +126,8 @@ impl ConsumerRuntime {
                 Some(Ok(message)) => context.lock_buffers().push(Record::from_message(&message)),
                 Some(Err(error)) => tracing::warn!(%error, "kafka consumer error"),
                 None => {
-                    let blocked = context.in_flight.blocked();
                     let slots = concurrency.saturating_sub(context.in_flight.count());
-                    let idle = context.lock_buffers().take_largest(&blocked, slots);
+                    let idle = context.lock_buffers().take_largest(blocked, slots);
                     context.start(idle);
                 }
             }
@@ -140,8 +139,8 @@ impl ConsumerRuntime {
         let deadline = Instant::now() + Duration::from_millis(self.settings.drain_timeout_ms);
         let context = consumer.context();
         let mut committed = context.in_flight.settle_all(deadline);
-        let blocked = context.in_flight.blocked();
-        let (rest, held): (Vec<_>, Vec<_>) = context.lock_buffers().take_all().into_iter().partition(|(key, _)| !blocked.contains(key));
+        let (rest, held): (Vec<_>, Vec<_>) =
+            context.lock_buffers().take_all().into_iter().partition(|(key, _)| !context.in_flight.is_blocked(key));
         if !held.is_empty() {
             // Their earlier batch did not commit: applying these would skip it.
             tracing::warn!(partitions = held.len(), "records left unapplied behind an unfinished batch; the next owner reads them again");
