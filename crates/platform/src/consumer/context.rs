@@ -143,6 +143,17 @@ impl RuntimeContext {
         }
     }
 
+    /// Commits to Kafka the completions of partitions this member still
+    /// owns. A batch that outlived its partition's revocation (the drain
+    /// deadline passed) committed in Postgres, but Kafka's offset now belongs
+    /// to the new owner, and an older one from here would overstate lag.
+    pub(crate) fn commit_owned(&self, consumer: &BaseConsumer<Self>, mut committed: Vec<(PartitionKey, i64)>) {
+        let assigned = self.assigned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        committed.retain(|(key, _)| assigned.contains(key));
+        drop(assigned);
+        commit_to_kafka(consumer, &committed, CommitMode::Async);
+    }
+
     /// Hands batches to tasks that apply them while the poll thread reads
     /// on; each reports its completion to `in_flight`.
     pub(crate) fn start(&self, batches: Vec<(PartitionKey, Vec<Record>)>) {

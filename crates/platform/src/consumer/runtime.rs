@@ -88,7 +88,7 @@ impl ConsumerRuntime {
         let budget = self.settings.batch_max_records.saturating_mul(2);
         while !shutdown.is_cancelled() {
             let context = consumer.context();
-            commit_to_kafka(&consumer, &context.in_flight.settle_ready(), CommitMode::Async);
+            context.commit_owned(&consumer, context.in_flight.settle_ready());
             let blocked = |key: &PartitionKey| context.in_flight.is_blocked(key);
             let slots = concurrency.saturating_sub(context.in_flight.count());
             let now = Instant::now();
@@ -102,8 +102,7 @@ impl ConsumerRuntime {
             if buffered >= budget {
                 // Over budget: read no further until a batch commits.
                 if context.in_flight.count() > 0 {
-                    let committed = context.in_flight.settle_one(Instant::now() + Duration::from_millis(100));
-                    commit_to_kafka(&consumer, &committed, CommitMode::Async);
+                    context.commit_owned(&consumer, context.in_flight.settle_one(Instant::now() + Duration::from_millis(100)));
                     continue;
                 }
                 let largest = context.lock_buffers().take_largest(blocked, concurrency);
