@@ -208,6 +208,17 @@ lag_of() { # the projector group's lag summed over the read-side topic
   "$BIN/signalctl" --json groups describe signalops-projector --topic "$readside" \
     | python3 -c 'import json,sys; print(sum(p["lag"] for p in json.load(sys.stdin)["partitions"]))'
 }
+drain_lag() { # after an ingest: sets lag_at_end, then waits (bounded) for none left: lag_now, catch_start, catch_end
+  lag_at_end="$(lag_of)"
+  lag_now="$lag_at_end"
+  catch_start="$(date +%s.%N)"
+  for _ in $(seq 1 300); do
+    (( lag_now <= 0 )) && break
+    sleep 0.2
+    lag_now="$(lag_of)"
+  done
+  catch_end="$(date +%s.%N)"
+}
 say "projector-live-one-tenant: the gateway ingests one tenant's batches at full speed for ${BENCH_SECONDS} s while the projector applies them"
 live_before="$(projected signalops-projector)"
 live_start="$(date +%s.%N)"
@@ -215,15 +226,7 @@ BENCH_API_KEY="$e2e_key" "$BIN/signalops-bench" gateway --url "$e2e_gateway" --m
   >"$SIGNALOPS_STACK_DIR/live-ingest.json"
 live_end="$(date +%s.%N)"
 live_after="$(projected signalops-projector)"
-lag_at_end="$(lag_of)"
-lag_now="$lag_at_end"
-catch_start="$(date +%s.%N)"
-for _ in $(seq 1 300); do
-  (( lag_now <= 0 )) && break
-  sleep 0.2
-  lag_now="$(lag_of)"
-done
-catch_end="$(date +%s.%N)"
+drain_lag
 python3 - "$SIGNALOPS_STACK_DIR/live-ingest.json" "$live_before" "$live_after" "$live_start" "$live_end" "$lag_at_end" "$lag_now" "$catch_start" "$catch_end" >>"$results" <<'PY'
 import json, sys
 ingest = json.load(open(sys.argv[1]))
@@ -261,18 +264,11 @@ live_rate="$(python3 -c 'import json,sys; print(next(json.loads(l)["events_per_s
 say "projector-live: a steady $(printf '%.0f' "$live_rate") ev/s (0.6 × COPY) from 12 tenants for ${BENCH_SECONDS} s while the projector applies them"
 live_before="$(projected signalops-projector)"
 live_start="$(date +%s.%N)"
-BENCH_API_KEYS="$live_keys" "$BIN/signalops-bench" steady-ingest --url "$e2e_gateway" --rate "$live_rate"   >"$SIGNALOPS_STACK_DIR/steady-ingest.json"
+BENCH_API_KEYS="$live_keys" "$BIN/signalops-bench" steady-ingest --url "$e2e_gateway" --rate "$live_rate" \
+  >"$SIGNALOPS_STACK_DIR/steady-ingest.json"
 live_end="$(date +%s.%N)"
 live_after="$(projected signalops-projector)"
-lag_at_end="$(lag_of)"
-lag_now="$lag_at_end"
-catch_start="$(date +%s.%N)"
-for _ in $(seq 1 300); do
-  (( lag_now <= 0 )) && break
-  sleep 0.2
-  lag_now="$(lag_of)"
-done
-catch_end="$(date +%s.%N)"
+drain_lag
 python3 - "$SIGNALOPS_STACK_DIR/steady-ingest.json" "$live_before" "$live_after" "$live_start" "$live_end" "$lag_at_end" "$lag_now" "$catch_start" "$catch_end" "$live_rate" >>"$results" <<'PY'
 import json, sys
 ingest = json.load(open(sys.argv[1]))
