@@ -59,6 +59,9 @@ pub async fn copy_ceiling(owner_url: &str, rows: usize, tenant_count: usize) -> 
     let version = 9_000 + i32::try_from(std::process::id() % 900).unwrap_or(0);
     let schema: String =
         client.query_one("SELECT create_read_model_schema($1)", &[&version]).await.context("creating the scratch schema")?.get(0);
+    // The serving read model's shape, query indexes included: a rebuilt
+    // version only adds them after its load, a live one has them all along.
+    client.query_one("SELECT index_read_model_schema($1)", &[&version]).await.context("indexing the scratch schema")?;
     // COPY refuses tables under row-level security (the projector pays for
     // RLS with INSERT … unnest); the ceiling is the table shape without it.
     client.batch_execute(&format!("ALTER TABLE {schema}.events NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY")).await?;

@@ -85,6 +85,84 @@ async fn rows(db: &TestDatabase, schema: &str) -> i64 {
     su.query_one(&format!("SELECT count(*) FROM {schema}.events"), &[]).await.expect("count").get(0)
 }
 
+/// The projector fleet (every live read-model version), in-process.
+fn start_fleet(
+    stack: &TestStack,
+    db: &TestDatabase,
+    producer: &EventProducer,
+    topic: &str,
+    dlq: &str,
+    base: &str,
+) -> (CancellationToken, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let mut config = WorkerConfig {
+        kafka: stack.kafka_settings(),
+        database: DatabaseSettings { url: Secret::new(db.app_url.clone()), pool_max_size: 8, ..DatabaseSettings::default() },
+        consumer: ConsumerSettings { session_timeout_ms: 10_000, drain_timeout_ms: 5_000, ..ConsumerSettings::for_group(base.to_owned()) },
+        ..WorkerConfig::default()
+    };
+    config.kafka.topics.events = topic.to_owned();
+    config.kafka.topics.dlq = dlq.to_owned();
+    let pool = postgres::connect_pool(&config.database).expect("pool");
+    let stop = CancellationToken::new();
+    let fleet = tokio::spawn(signalops_projector::versions::supervise(
+        config,
+        pool,
+        DeadLetterSink::new(producer.clone(), dlq.to_owned()),
+        stop.clone(),
+    ));
+    (stop, fleet)
+}
+
+/// The definitions of the indexes on `schema.events`, schema name removed.
+async fn indexes(db: &TestDatabase, schema: &str) -> Vec<String> {
+    let su = db.superuser().await.expect("superuser");
+    let rows = su
+        .query("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'events' ORDER BY indexname", &[&schema])
+        .await
+        .expect("indexes");
+    rows.iter()
+        .map(|r| {
+            let (name, def): (String, String) = (r.get(0), r.get(1));
+            format!("{name}: {}", def.replace(&format!("{schema}."), "").replace(&format!("INDEX {name} "), "INDEX "))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_registered_rebuild_loads_without_query_indexes_and_a_rerun_finishes_it_with_them() {
+    let stack = TestStack::attach();
+    let db = stack.fresh_database().await.expect("database");
+    let topic = stack.topic("rebuild-resume", 2).await.expect("topic");
+    let dlq = stack.topic("rebuild-resume-dlq", 1).await.expect("dlq");
+    let producer = EventProducer::new(&stack.kafka_settings(), "rebuild-resume-test").expect("producer");
+    let tenants: Vec<String> = (0..2).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    append(&producer, &topic, &tenants, 400).await;
+    let base = format!("test-projector-{}", uuid::Uuid::new_v4().simple());
+
+    // Registered while no projector runs: it stays building, keyed only.
+    let registered =
+        json_of(signalctl(&db, &stack, &topic, &["--json", "projections", "rebuild", "--version", "2", "--no-wait", "--group", &base])).await;
+    assert_eq!(registered["state"], "building", "{registered}");
+    assert_eq!(indexes(&db, "read_v2").await, vec!["events_pkey: CREATE UNIQUE INDEX ON ONLY events USING btree (tenant_id, \"time\", id)"]);
+    let promote = signalctl(&db, &stack, &topic, &["projections", "promote", "2", "--group", &base]).output().await.expect("runs");
+    assert!(!promote.status.success() && String::from_utf8_lossy(&promote.stderr).contains("is building"));
+
+    // A second run watches the same version to the end and indexes it.
+    let (stop, fleet) = start_fleet(&stack, &db, &producer, &topic, &dlq, &base);
+    let built = json_of(signalctl(&db, &stack, &topic, &["--json", "projections", "rebuild", "--version", "2", "--group", &base])).await;
+    assert_eq!((built["state"].as_str(), built["records"].as_i64(), built["resumed"].as_bool()), (Some("ready"), Some(400), Some(true)));
+    assert_eq!(rows(&db, "read_v2").await, 400);
+    let (public, rebuilt) = (indexes(&db, "public").await, indexes(&db, "read_v2").await);
+    assert_eq!(rebuilt.len(), 4, "{rebuilt:?}");
+    assert_eq!(rebuilt, public, "the rebuilt version has the serving version's indexes");
+
+    // A ready version is not rebuilt over.
+    let again = signalctl(&db, &stack, &topic, &["projections", "rebuild", "--version", "2", "--group", &base]).output().await.expect("runs");
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already exists (state ready)"));
+    stop.cancel();
+    fleet.await.expect("fleet task").expect("fleet drained");
+}
+
 #[tokio::test]
 async fn a_rebuild_equals_the_live_projection_and_promotion_switches_readers() {
     let stack = TestStack::attach();
@@ -96,22 +174,7 @@ async fn a_rebuild_equals_the_live_projection_and_promotion_switches_readers() {
     append(&producer, &topic, &tenants, 3_000).await;
 
     let base = format!("test-projector-{}", uuid::Uuid::new_v4().simple());
-    let mut config = WorkerConfig {
-        kafka: stack.kafka_settings(),
-        database: DatabaseSettings { url: Secret::new(db.app_url.clone()), pool_max_size: 8, ..DatabaseSettings::default() },
-        consumer: ConsumerSettings { session_timeout_ms: 10_000, drain_timeout_ms: 5_000, ..ConsumerSettings::for_group(base.clone()) },
-        ..WorkerConfig::default()
-    };
-    config.kafka.topics.events = topic.clone();
-    config.kafka.topics.dlq = dlq.clone();
-    let pool = postgres::connect_pool(&config.database).expect("pool");
-    let stop = CancellationToken::new();
-    let fleet = tokio::spawn(signalops_projector::versions::supervise(
-        config,
-        pool,
-        DeadLetterSink::new(producer.clone(), dlq.clone()),
-        stop.clone(),
-    ));
+    let (stop, fleet) = start_fleet(&stack, &db, &producer, &topic, &dlq, &base);
     let live = eventually(Duration::from_secs(60), || async { (rows(&db, "public").await >= 3_000).then_some(()) }).await;
     assert!(live.is_some(), "version 1 projected the log");
 

@@ -225,10 +225,15 @@ pub struct ConsumerSettings {
     pub instance_id: Option<String>,
     pub batch_max_records: usize,
     pub batch_max_wait_ms: u64,
-    /// Records librdkafka fetches ahead, in KiB per assigned partition
-    /// (`queued.max.messages.kbytes`): the bulk of a catching-up consumer's
-    /// memory, since every assigned partition keeps this much queued.
+    /// Records librdkafka fetches ahead, in KiB for the member's whole
+    /// consumer queue (`queued.max.messages.kbytes`): the bulk of a
+    /// catching-up consumer's memory.
     pub prefetch_kbytes: u32,
+    /// How long librdkafka postpones a partition's next fetch when the
+    /// prefetch queue is full (`fetch.queue.backoff.ms`). Its default of a
+    /// second starves a small queue: a partition found full waits a second
+    /// even though the queue drains in milliseconds (ADR 0017).
+    pub fetch_backoff_ms: u32,
     /// Partitions whose batches are applied at once while the member keeps
     /// reading; each holds a pooled Postgres connection meanwhile.
     pub apply_concurrency: usize,
@@ -248,6 +253,7 @@ impl Default for ConsumerSettings {
             batch_max_records: 500,
             batch_max_wait_ms: 50,
             prefetch_kbytes: 1024,
+            fetch_backoff_ms: 10,
             apply_concurrency: 3,
             session_timeout_ms: 45_000,
             drain_timeout_ms: 20_000,
@@ -277,6 +283,9 @@ impl Validate for ConsumerSettings {
         }
         if !(64..=2_097_151).contains(&self.prefetch_kbytes) {
             problems.push(FieldProblem::new("prefetch_kbytes", "must be between 64 and 2097151"));
+        }
+        if !(1..=10_000).contains(&self.fetch_backoff_ms) {
+            problems.push(FieldProblem::new("fetch_backoff_ms", "must be between 1 and 10000"));
         }
         if !(1..=64).contains(&self.apply_concurrency) {
             problems.push(FieldProblem::new("apply_concurrency", "must be between 1 and 64"));

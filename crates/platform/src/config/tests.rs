@@ -134,6 +134,23 @@ fn a_prefetch_below_64_kib_is_refused_with_its_key() {
 }
 
 #[test]
+fn a_fetch_backoff_of_zero_is_refused_with_its_key() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("SIGNALOPS_CONSUMER__GROUP_ID", "g");
+        jail.set_env("SIGNALOPS_DATABASE__URL", "postgres://app:pw@127.0.0.1:5432/db");
+        jail.set_env("SIGNALOPS_CONSUMER__FETCH_BACKOFF_MS", "0");
+        let err = load::<Sample>("sample").expect_err("a busy loop").to_string();
+        assert!(err.contains("fetch_backoff_ms"), "{err}");
+
+        jail.set_env("SIGNALOPS_CONSUMER__FETCH_BACKOFF_MS", "50");
+        let config: Sample = load("sample").expect("valid");
+        assert_eq!(config.consumer.fetch_backoff_ms, 50);
+        Ok(())
+    });
+}
+
+#[test]
 fn an_apply_concurrency_of_zero_is_refused_with_its_key() {
     Jail::expect_with(|jail| {
         jail.clear_env();

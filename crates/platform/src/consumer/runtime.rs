@@ -187,7 +187,10 @@ fn consumer_config(kafka: &KafkaSettings, settings: &ConsumerSettings) -> rdkafk
         // queue trades some catch-up rate for bounded memory (ADR 0013).
         .set("queued.min.messages", (settings.batch_max_records * 4).clamp(1_000, 100_000).to_string())
         .set("queued.max.messages.kbytes", settings.prefetch_kbytes.to_string())
-        .set("fetch.max.bytes", fetch_max_bytes(settings.prefetch_kbytes).to_string());
+        .set("fetch.max.bytes", fetch_max_bytes(settings.prefetch_kbytes).to_string())
+        // With a queue that small, the default second of back-off after
+        // finding it full left partitions unfetched while it sat empty.
+        .set("fetch.queue.backoff.ms", settings.fetch_backoff_ms.to_string());
     if let Some(instance) = &settings.instance_id {
         config.set("group.instance.id", instance);
     }
@@ -211,5 +214,6 @@ mod tests {
         let config = consumer_config(&KafkaSettings::default(), &settings);
         assert_eq!(config.get("queued.max.messages.kbytes"), Some("2048"));
         assert_eq!(config.get("fetch.max.bytes"), Some("4194304"));
+        assert_eq!(config.get("fetch.queue.backoff.ms"), Some("10"));
     }
 }

@@ -21,4 +21,12 @@ impl Output {
         let mut stdout = std::io::stdout().lock();
         let _ = if self.json { writeln!(stdout, "{value}") } else { writeln!(stdout, "{}", text.as_ref()) };
     }
+
+    /// A note on the way to the result, for people only (on stderr, so
+    /// stdout stays the result); scripts asking for JSON get none.
+    pub fn progress(&self, text: impl AsRef<str>) {
+        if !self.json {
+            eprintln!("{}", text.as_ref());
+        }
+    }
 }

@@ -5,7 +5,11 @@
 //! projector fleet starts projecting it from the earliest offset within
 //! seconds while the serving version keeps serving, and this command shows
 //! the progress per partition until it has caught up with the log end it
-//! saw at the start. Promotion flips `serving` in one transaction, so every
+//! saw at the start. The version is loaded with its primary key only; once
+//! caught up, its query indexes are built in one go (ADR 0016) and only then
+//! is it `ready`. Running the rebuild again for a version still `building`
+//! (after `--no-wait`, or an interrupted run) resumes watching it.
+//! Promotion flips `serving` in one transaction, so every
 //! gateway query reads either the old or the new version, never a mix.
 //! Only the read model's own tables are written: nothing is produced to
 //! Kafka, so a rebuild triggers no rule, notification or billing.
@@ -100,19 +104,11 @@ async fn rebuild(version: i32, no_wait: bool, target: &Target, output: Output) -
     let config = CtlConfig::load()?;
     let kafka = config.require_kafka()?.clone();
     let mut client = postgres::connect_one(&target.owner_url).await?;
-    let tx = client.transaction().await?;
-    let existing: Option<String> = tx
-        .query_opt("SELECT state FROM read_models WHERE version = $1", &[&version])
-        .await
-        .context("cannot read read_models")?
-        .map(|r| r.get(0));
-    if let Some(state) = existing {
-        bail!("version {version} already exists (state {state}); drop it first or pick another number");
-    }
-    let schema: String = tx.query_one("SELECT create_read_model_schema($1)", &[&version]).await.context("cannot create the schema")?.get(0);
-    tx.execute("INSERT INTO read_models (version, schema_name, state) VALUES ($1, $2, 'building')", &[&version, &schema]).await?;
-    tx.commit().await?;
+    let (schema, resumed) = register_or_resume(&mut client, version).await?;
     let group = group_of(&target.group, version);
+    if resumed {
+        output.progress(format!("version {version} is still building (schema {schema}, group {group}): watching it again"));
+    }
     if no_wait {
         output.print(
             format!("version {version} registered (schema {schema}, group {group}); the projectors build it from the earliest offset"),
@@ -178,14 +174,49 @@ async fn rebuild(version: i32, no_wait: bool, target: &Target, output: Output) -
     for bar in bar_of.values() {
         bar.finish();
     }
+    let caught_up = started.elapsed().as_secs_f64();
+    let indexing = ProgressBar::new_spinner().with_message(format!("building the query indexes of {schema}"));
+    if !output.json {
+        indexing.enable_steady_tick(Duration::from_millis(200));
+    }
+    client.query_one("SELECT index_read_model_schema($1)", &[&version]).await.context("cannot build the version's indexes")?;
+    indexing.finish_and_clear();
     client.execute("UPDATE read_models SET state = 'ready' WHERE version = $1 AND state = 'building'", &[&version]).await?;
     let seconds = started.elapsed().as_secs_f64();
+    let index_seconds = seconds - caught_up;
     let rate = if seconds > 0.0 { total as f64 / seconds } else { 0.0 };
     output.print(
-        format!("version {version} is ready: {total} records in {seconds:.1} s ({rate:.0}/s); promote it with `signalctl projections promote {version}`"),
-        json!({"version": version, "schema": schema, "group": group, "state": "ready", "records": total, "seconds": seconds}),
+        format!(
+            "version {version} is ready: {total} records in {seconds:.1} s ({rate:.0}/s, indexes {index_seconds:.1} s of it); \
+             promote it with `signalctl projections promote {version}`"
+        ),
+        json!({"version": version, "schema": schema, "group": group, "state": "ready", "records": total, "seconds": seconds,
+               "index_seconds": index_seconds, "resumed": resumed}),
     );
     Ok(())
+}
+
+/// Registers version `version` (schema and `building` row in one
+/// transaction), or returns the schema of a version that is still
+/// `building`, so that a rebuild can be watched (and finished) again.
+async fn register_or_resume(client: &mut tokio_postgres::Client, version: i32) -> anyhow::Result<(String, bool)> {
+    let tx = client.transaction().await?;
+    let existing: Option<(String, String)> = tx
+        .query_opt("SELECT schema_name, state FROM read_models WHERE version = $1 FOR UPDATE", &[&version])
+        .await
+        .context("cannot read read_models")?
+        .map(|r| (r.get(0), r.get(1)));
+    match existing {
+        Some((schema, state)) if state == "building" => Ok((schema, true)),
+        Some((_, state)) => bail!("version {version} already exists (state {state}); drop it first or pick another number"),
+        None => {
+            let schema: String =
+                tx.query_one("SELECT create_read_model_schema($1)", &[&version]).await.context("cannot create the schema")?.get(0);
+            tx.execute("INSERT INTO read_models (version, schema_name, state) VALUES ($1, $2, 'building')", &[&version, &schema]).await?;
+            tx.commit().await?;
+            Ok((schema, false))
+        }
+    }
 }
 
 async fn promote(version: i32, target: &Target, output: Output) -> anyhow::Result<()> {
