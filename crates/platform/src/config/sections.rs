@@ -225,9 +225,9 @@ pub struct ConsumerSettings {
     pub instance_id: Option<String>,
     pub batch_max_records: usize,
     pub batch_max_wait_ms: u64,
-    /// Records librdkafka fetches ahead, in KiB for the member's whole
-    /// consumer queue (`queued.max.messages.kbytes`): the bulk of a
-    /// catching-up consumer's memory.
+    /// Records librdkafka fetches ahead, in KiB per assigned partition
+    /// (`queued.max.messages.kbytes`): the bulk of a catching-up consumer's
+    /// memory, since every assigned partition keeps this much queued.
     pub prefetch_kbytes: u32,
     /// How long librdkafka postpones a partition's next fetch when the
     /// prefetch queue is full (`fetch.queue.backoff.ms`). Its default of a
