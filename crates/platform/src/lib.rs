@@ -10,6 +10,7 @@ pub mod ids;
 pub mod kafka;
 pub mod metrics;
 pub mod postgres;
+pub mod read_models;
 pub mod service;
 pub mod shutdown;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 //! Wire types of the SignalOps log and the helpers every producer and consumer
 //! shares: the `Event` envelope, dead letters, timestamps and Kafka headers.
 
+pub mod content_type;
 pub mod headers;
 pub mod time;
 

@@ -62,6 +62,7 @@ pub async fn run() -> anyhow::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail fixes the closure error type
 mod tests {
     use figment::Jail;
 

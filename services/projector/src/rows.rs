@@ -82,17 +82,12 @@ impl EventRow {
     }
 }
 
-fn is_json(content_type: &str) -> bool {
-    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
-}
-
 fn data_as_json(content_type: &str, data: &[u8]) -> Result<String, RowError> {
     use base64::Engine as _;
     if data.is_empty() {
         return Ok("null".to_owned());
     }
-    if is_json(content_type) {
+    if signalops_proto::content_type::is_json(content_type) {
         // Postgres refuses \u0000 in jsonb, so parse here to name the problem.
         let text = std::str::from_utf8(data).map_err(|e| RowError::Data(e.to_string()))?;
         let _: &serde_json::value::RawValue = serde_json::from_str(text).map_err(|e| RowError::Data(e.to_string()))?;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use signalops_platform::consumer::{ConsumerRuntime, DeadLetterSink};
 use signalops_platform::postgres::Pool;
+use signalops_platform::read_models::group_of;
 use signalops_platform::service::WorkerConfig;
 use signalops_platform::shutdown::CancellationToken;
 use tokio::task::JoinHandle;
@@ -29,11 +30,6 @@ pub struct Version {
     pub version: i32,
     pub schema: String,
     pub group: String,
-}
-
-/// The group that projects `version` (version 1 keeps the configured id).
-pub fn group_of(base: &str, version: i32) -> String {
-    if version == 1 { base.to_owned() } else { format!("{base}-v{version}") }
 }
 
 async fn live_versions(pool: &Pool, base_group: &str) -> anyhow::Result<Vec<Version>> {
@@ -117,15 +113,4 @@ fn start(config: &WorkerConfig, pool: &Pool, dead_letters: &DeadLetterSink, vers
     let stop = CancellationToken::new();
     let task = tokio::spawn(runtime.run(stop.clone()));
     Running { task, stop }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_one_keeps_the_configured_group() {
-        assert_eq!(group_of("signalops-projector", 1), "signalops-projector");
-        assert_eq!(group_of("signalops-projector", 3), "signalops-projector-v3");
-    }
 }

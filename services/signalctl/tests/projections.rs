@@ -141,9 +141,13 @@ async fn a_registered_rebuild_loads_without_query_indexes_and_a_rerun_finishes_i
 
     // Registered while no projector runs: it stays building, keyed only.
     let registered =
-        json_of(signalctl(&db, &stack, &topic, &["--json", "projections", "rebuild", "--version", "2", "--no-wait", "--group", &base])).await;
+        json_of(signalctl(&db, &stack, &topic, &["--json", "projections", "rebuild", "--version", "2", "--no-wait", "--group", &base]))
+            .await;
     assert_eq!(registered["state"], "building", "{registered}");
-    assert_eq!(indexes(&db, "read_v2").await, vec!["events_pkey: CREATE UNIQUE INDEX ON ONLY events USING btree (tenant_id, \"time\", id)"]);
+    assert_eq!(
+        indexes(&db, "read_v2").await,
+        vec!["events_pkey: CREATE UNIQUE INDEX ON ONLY events USING btree (tenant_id, \"time\", id)"]
+    );
     let promote = signalctl(&db, &stack, &topic, &["projections", "promote", "2", "--group", &base]).output().await.expect("runs");
     assert!(!promote.status.success() && String::from_utf8_lossy(&promote.stderr).contains("is building"));
 
@@ -157,7 +161,8 @@ async fn a_registered_rebuild_loads_without_query_indexes_and_a_rerun_finishes_i
     assert_eq!(rebuilt, public, "the rebuilt version has the serving version's indexes");
 
     // A ready version is not rebuilt over.
-    let again = signalctl(&db, &stack, &topic, &["projections", "rebuild", "--version", "2", "--group", &base]).output().await.expect("runs");
+    let again =
+        signalctl(&db, &stack, &topic, &["projections", "rebuild", "--version", "2", "--group", &base]).output().await.expect("runs");
     assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already exists (state ready)"));
     stop.cancel();
     fleet.await.expect("fleet task").expect("fleet drained");

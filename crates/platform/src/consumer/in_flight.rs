@@ -150,7 +150,7 @@ mod tests {
         let done = in_flight.begin(key(0));
         assert!(in_flight.is_blocked(&key(0)));
         assert!(!in_flight.is_blocked(&key(1)));
-        done.send((key(0), Some(42))).unwrap();
+        done.send((key(0), Some(42))).expect("the in-flight set listens");
         assert_eq!(in_flight.settle_ready(), vec![(key(0), 42)]);
         assert!(!in_flight.is_blocked(&key(0)));
         assert_eq!(in_flight.count(), 0);
@@ -159,7 +159,7 @@ mod tests {
     #[test]
     fn an_abandoned_batch_blocks_its_partition_until_it_is_revoked() {
         let in_flight = InFlight::new();
-        in_flight.begin(key(3)).send((key(3), None)).unwrap();
+        in_flight.begin(key(3)).send((key(3), None)).expect("the in-flight set listens");
         assert!(in_flight.settle_ready().is_empty());
         assert!(in_flight.is_blocked(&key(3)));
         in_flight.forget(&[key(3)]);
@@ -173,10 +173,10 @@ mod tests {
         let _second = in_flight.begin(key(1));
         let worker = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
-            first.send((key(0), Some(7))).unwrap();
+            first.send((key(0), Some(7))).expect("the in-flight set listens");
         });
         let settled = in_flight.settle_partitions(&[key(0)], Instant::now() + Duration::from_secs(5));
-        worker.join().unwrap();
+        worker.join().expect("the worker finishes");
         assert_eq!(settled, vec![(key(0), 7)]);
         assert!(in_flight.is_blocked(&key(1)));
     }

@@ -7,6 +7,7 @@
 use actix_web::http::header::HeaderMap;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+pub use signalops_proto::content_type::is_json;
 
 use super::event_input::EventInput;
 use crate::problem::{ApiError, FieldError};
@@ -109,11 +110,6 @@ fn header_name(field: &str) -> String {
 
 fn valid_extension_name(name: &str) -> bool {
     (1..=20).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-}
-
-pub fn is_json(content_type: &str) -> bool {
-    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
 }
 
 #[cfg(test)]

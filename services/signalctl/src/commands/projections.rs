@@ -23,6 +23,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rdkafka::consumer::Consumer as _;
 use serde_json::json;
 use signalops_platform::postgres;
+use signalops_platform::read_models::group_of;
 
 use super::Output;
 use super::group_state::{self, TIMEOUT};
@@ -64,10 +65,6 @@ pub enum ProjectionsCommand {
         #[command(flatten)]
         target: Target,
     },
-}
-
-pub fn group_of(base: &str, version: i32) -> String {
-    if version == 1 { base.to_owned() } else { format!("{base}-v{version}") }
 }
 
 pub async fn run(command: ProjectionsCommand, output: Output) -> anyhow::Result<()> {
