@@ -23,10 +23,12 @@ impl Output {
     }
 
     /// A note on the way to the result, for people only (on stderr, so
-    /// stdout stays the result); scripts asking for JSON get none.
+    /// stdout stays the result); scripts asking for JSON get none. Like
+    /// `print`, a closed stream ends the note quietly instead of panicking.
     pub fn progress(&self, text: impl AsRef<str>) {
+        use std::io::Write as _;
         if !self.json {
-            eprintln!("{}", text.as_ref());
+            let _ = writeln!(std::io::stderr().lock(), "{}", text.as_ref());
         }
     }
 }
