@@ -51,8 +51,8 @@ async fn migrate_run_twice_at_once_succeeds_both_times() {
 async fn topics_ensure_creates_the_configured_topics_once() {
     let stack = TestStack::attach();
     let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let names: Vec<String> = ["events", "notifications", "deliveries", "dlq"].iter().map(|t| format!("test.{t}.{suffix}")).collect();
-    let env: Vec<(String, String)> = ["EVENTS", "NOTIFICATIONS", "DELIVERIES", "DLQ"]
+    let names: Vec<String> = ["events", "notifications", "deliveries", "dlq", "redrive"].iter().map(|t| format!("test.{t}.{suffix}")).collect();
+    let env: Vec<(String, String)> = ["EVENTS", "NOTIFICATIONS", "DELIVERIES", "DLQ", "REDRIVE"]
         .iter()
         .zip(&names)
         .map(|(k, v)| (format!("SIGNALOPS_KAFKA__TOPICS__{k}"), v.clone()))
@@ -62,7 +62,7 @@ async fn topics_ensure_creates_the_configured_topics_once() {
 
     let first = run_ok(&mut signalctl(None, &stack, &["--json", "topics", "ensure"], &env)).await;
     let first: serde_json::Value = serde_json::from_str(&first).expect("json");
-    assert_eq!(first.as_array().map(Vec::len), Some(4));
+    assert_eq!(first.as_array().map(Vec::len), Some(5));
     assert!(first.as_array().into_iter().flatten().all(|t| t["status"] == "created" && t["partitions"] == 3), "{first}");
 
     let second = run_ok(&mut signalctl(None, &stack, &["--json", "topics", "ensure"], &env)).await;

@@ -43,6 +43,8 @@ pub struct TopicNames {
     pub notifications: String,
     pub deliveries: String,
     pub dlq: String,
+    /// Dead letters sent back to one group (`signalctl dlq redrive`).
+    pub redrive: String,
 }
 
 impl Default for TopicNames {
@@ -52,13 +54,14 @@ impl Default for TopicNames {
             notifications: "signalops.notifications.v1".into(),
             deliveries: "signalops.deliveries.v1".into(),
             dlq: "signalops.dlq.v1".into(),
+            redrive: "signalops.redrive.v1".into(),
         }
     }
 }
 
 impl TopicNames {
-    pub fn all(&self) -> [&str; 4] {
-        [&self.events, &self.notifications, &self.deliveries, &self.dlq]
+    pub fn all(&self) -> [&str; 5] {
+        [&self.events, &self.notifications, &self.deliveries, &self.dlq, &self.redrive]
     }
 }
 
@@ -75,7 +78,13 @@ pub fn topic_name_problem(name: &str) -> Option<String> {
 
 impl Validate for TopicNames {
     fn validate(&self) -> Vec<FieldProblem> {
-        [("events", &self.events), ("notifications", &self.notifications), ("deliveries", &self.deliveries), ("dlq", &self.dlq)]
+        [
+            ("events", &self.events),
+            ("notifications", &self.notifications),
+            ("deliveries", &self.deliveries),
+            ("dlq", &self.dlq),
+            ("redrive", &self.redrive),
+        ]
             .into_iter()
             .filter_map(|(field, name)| topic_name_problem(name).map(|m| FieldProblem::new(field, m)))
             .collect()

@@ -60,7 +60,7 @@ impl Applier {
                     }
                     Ok(Attempt::Poison { index, reason }) => {
                         let record = records.remove(index);
-                        if let Err(error) = self.dead_letters.send(group, &record, &reason).await {
+                        if let Err(error) = self.dead_letters.send(group, &record, super::ErrorClass::Poison, &reason).await {
                             tracing::warn!(%error, offset = record.offset, "dead-letter append failed; retrying");
                             records.insert(index, record);
                         } else {

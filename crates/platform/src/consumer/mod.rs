@@ -28,7 +28,8 @@
 mod apply;
 mod buffers;
 mod context;
-mod dead_letter;
+pub mod dead_letter;
+mod error_class;
 mod handler;
 mod in_flight;
 pub mod offsets;
@@ -36,6 +37,7 @@ mod record;
 mod runtime;
 
 pub use dead_letter::DeadLetterSink;
+pub use error_class::ErrorClass;
 pub use deadpool_postgres::Transaction;
 pub use handler::{BatchHandler, HandlerError};
 pub use record::Record;
