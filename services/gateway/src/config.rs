@@ -273,7 +273,10 @@ mod tests {
         for problem in &problems {
             let text = problem.to_string();
             assert!(text.contains("development default") && text.contains("\"live\""), "{text}");
-            assert!(!text.contains(dev_defaults::DEV_JWT_SECRET) && !text.contains(dev_defaults::DEV_PEPPER), "never echo the secret: {text}");
+            assert!(
+                !text.contains(dev_defaults::DEV_JWT_SECRET) && !text.contains(dev_defaults::DEV_PEPPER),
+                "never echo the secret: {text}"
+            );
         }
         // A derived copy (another kid, the same marker) is caught too.
         let mut renamed = with_compose_secrets("live");

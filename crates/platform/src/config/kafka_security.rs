@@ -112,7 +112,10 @@ impl KafkaSecurity {
         let protocol = self.protocol.as_str();
         if self.protocol.uses_sasl() {
             match self.sasl_mechanism {
-                None => problems.push(FieldProblem::new("sasl_mechanism", format!("is required with {protocol} (SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN)"))),
+                None => problems.push(FieldProblem::new(
+                    "sasl_mechanism",
+                    format!("is required with {protocol} (SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN)"),
+                )),
                 // PLAIN sends the password itself; only over TLS.
                 Some(SaslMechanism::Plain) if !self.protocol.uses_tls() => {
                     problems.push(FieldProblem::new("sasl_mechanism", "PLAIN sends the password in clear; use it with sasl_ssl only"));

@@ -181,7 +181,10 @@ fn kafka_and_postgres_tls_settings_reach_the_clients() {
         jail.set_env("SIGNALOPS_KAFKA__SECURITY__SASL_USERNAME", "signalops");
         jail.set_env("SIGNALOPS_KAFKA__SECURITY__SASL_PASSWORD", "kafka-hunter2");
         jail.set_env("SIGNALOPS_KAFKA__SECURITY__CA_FILE", ca);
-        jail.set_env("SIGNALOPS_DATABASE__URL", format!("postgres://app:pw@db.example:5432/signalops?sslmode=verify-full&sslrootcert={ca}"));
+        jail.set_env(
+            "SIGNALOPS_DATABASE__URL",
+            format!("postgres://app:pw@db.example:5432/signalops?sslmode=verify-full&sslrootcert={ca}"),
+        );
         let config: Sample = load("sample").expect("valid");
         assert!(!format!("{config:?}").contains("kafka-hunter2"), "the SASL password is a Secret");
 

@@ -35,11 +35,8 @@ const TLS_KEYS: [&str; 4] = ["sslmode", "sslrootcert", "sslcert", "sslkey"];
 
 impl ConnectionSettings {
     pub fn parse(text: &str) -> Result<Self, ConnectionError> {
-        let (rest, tls_params) = if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            split_url(text)
-        } else {
-            split_key_value(text)?
-        };
+        let (rest, tls_params) =
+            if text.starts_with("postgres://") || text.starts_with("postgresql://") { split_url(text) } else { split_key_value(text)? };
         let mut tls = TlsOptions::default();
         for (key, value) in tls_params {
             match key.as_str() {

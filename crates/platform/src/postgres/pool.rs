@@ -28,7 +28,8 @@ pub fn connect_pool(settings: &DatabaseSettings) -> Result<Pool, DbError> {
 /// One dedicated connection (migrations, admin tools), with the same TLS
 /// handling as the pool. The connection task runs until the client is dropped.
 pub async fn connect_one(url: &str) -> Result<tokio_postgres::Client, DbError> {
-    let ConnectionSettings { config, tls } = ConnectionSettings::parse(url).map_err(|error| DbError::PoolBuild(format!("the URL {error}")))?;
+    let ConnectionSettings { config, tls } =
+        ConnectionSettings::parse(url).map_err(|error| DbError::PoolBuild(format!("the URL {error}")))?;
     let tls = tls.connector().map_err(DbError::PoolBuild)?;
     let target = describe_target(&config);
     let (client, connection) = config.connect(tls).await.map_err(|source| DbError::Connect { target, source })?;

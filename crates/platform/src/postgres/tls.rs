@@ -100,9 +100,9 @@ impl TlsOptions {
                 builder.dangerous().with_custom_certificate_verifier(Arc::new(ChainOnly(chain)))
             }
             (SslMode::VerifyCa | SslMode::VerifyFull, None) => return Err("sslmode=verify-ca and verify-full need sslrootcert".to_owned()),
-            (SslMode::Disable | SslMode::Prefer | SslMode::Require, None) => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(EncryptionOnly(provider.signature_verification_algorithms))),
+            (SslMode::Disable | SslMode::Prefer | SslMode::Require, None) => {
+                builder.dangerous().with_custom_certificate_verifier(Arc::new(EncryptionOnly(provider.signature_verification_algorithms)))
+            }
         };
         match (&self.client_cert, &self.client_key) {
             (Some(cert), Some(key)) => {

@@ -57,7 +57,8 @@ impl Fixture {
 
     async fn revoke(&self, key: &ApiKey) {
         let superuser = self.db.superuser().await.expect("superuser");
-        let revoked = superuser.execute("UPDATE api_keys SET revoked_at = now() WHERE prefix = $1", &[&key.prefix()]).await.expect("revoke");
+        let revoked =
+            superuser.execute("UPDATE api_keys SET revoked_at = now() WHERE prefix = $1", &[&key.prefix()]).await.expect("revoke");
         assert_eq!(revoked, 1);
     }
 

@@ -20,9 +20,14 @@ const API_KEY_PREFIX: &str = "so_";
 
 /// What a stream was opened with.
 pub enum Credential {
-    ApiKey { presented: String },
+    ApiKey {
+        presented: String,
+    },
     /// A person's access token: who, and when the token expires (Unix seconds).
-    Person { user_id: Uuid, expires_at: i64 },
+    Person {
+        user_id: Uuid,
+        expires_at: i64,
+    },
 }
 
 /// The tenant whose events the caller may read, and with what.

@@ -81,7 +81,10 @@ mod tests {
     #[test]
     fn the_closing_frame_names_its_reason_and_has_no_id() {
         let frame = closed_frame("api-key-revoked", "the API key was revoked");
-        assert_eq!(frame, "event: signalops:stream-closed\ndata: {\"detail\":\"the API key was revoked\",\"reason\":\"api-key-revoked\"}\n\n");
+        assert_eq!(
+            frame,
+            "event: signalops:stream-closed\ndata: {\"detail\":\"the API key was revoked\",\"reason\":\"api-key-revoked\"}\n\n"
+        );
         assert!(!crate::ingest::event_input::valid_type(CLOSED_EVENT), "no event type can look like it");
     }
 

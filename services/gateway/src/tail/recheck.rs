@@ -59,7 +59,12 @@ impl CloseReason {
 }
 
 /// Resolves when `credential` stops being good for reading `tenant`'s events.
-pub async fn until_invalid(credential: Credential, tenant: TenantId, state: actix_web::web::Data<AppState>, verifier: Option<actix_web::web::Data<ApiKeyVerifier>>) -> CloseReason {
+pub async fn until_invalid(
+    credential: Credential,
+    tenant: TenantId,
+    state: actix_web::web::Data<AppState>,
+    verifier: Option<actix_web::web::Data<ApiKeyVerifier>>,
+) -> CloseReason {
     let every = Duration::from_secs(state.config.api_keys.cache_ttl_secs.max(1));
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

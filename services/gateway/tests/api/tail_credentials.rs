@@ -82,8 +82,14 @@ async fn open_stream(app: &TestApp, header: (&str, &str)) -> Reader {
 }
 
 async fn send(app: &TestApp, key: &str, event_type: &str) {
-    let response =
-        app.client.post(app.url("/v1/events")).header("x-api-key", key).json(&json!({"type": event_type, "payload": {}})).send().await.expect("sent");
+    let response = app
+        .client
+        .post(app.url("/v1/events"))
+        .header("x-api-key", key)
+        .json(&json!({"type": event_type, "payload": {}}))
+        .send()
+        .await
+        .expect("sent");
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 }
 
