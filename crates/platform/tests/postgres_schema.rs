@@ -113,3 +113,100 @@ async fn the_safety_check_refuses_an_unmigrated_database() {
     let app = db.app().await.expect("app");
     assert!(problems(check_application_role(&app).await).iter().any(|p| matches!(p, SafetyProblem::NotMigrated)));
 }
+
+/// The SECURITY DEFINER partition function cannot be steered by its caller:
+/// its search_path is pinned with pg_temp last, and absurd ranges are refused
+/// before any table is created.
+#[tokio::test]
+async fn ensure_event_partitions_pins_its_search_path_and_refuses_absurd_ranges() {
+    let db = TestStack::attach().fresh_database().await.expect("database");
+    let owner = db.owner().await.expect("owner");
+    let row = owner
+        .query_one(
+            "SELECT prosecdef, proconfig FROM pg_proc WHERE oid = 'public.ensure_event_partitions(date, integer)'::regprocedure",
+            &[],
+        )
+        .await
+        .expect("function");
+    let definer: bool = row.try_get(0).expect("prosecdef");
+    let config: Vec<String> = row.try_get(1).expect("proconfig");
+    assert!(definer, "still SECURITY DEFINER");
+    assert_eq!(config, vec!["search_path=pg_catalog, public, pg_temp".to_owned()]);
+
+    let app = db.app().await.expect("app");
+    let before = partition_count(&app).await;
+    for (from, months, what) in [
+        ("date_trunc('month', now())::date", "100000", "months"),
+        ("date_trunc('month', now())::date", "0", "months"),
+        ("date_trunc('month', now())::date", "-3", "months"),
+        ("date_trunc('month', now())::date", "NULL", "months"),
+        ("'1900-01-01'::date", "1", "from_month"),
+        ("'2999-01-01'::date", "1", "from_month"),
+        ("NULL::date", "1", "from_month"),
+    ] {
+        let error = app
+            .query_one(&format!("SELECT ensure_event_partitions({from}, {months}::integer)"), &[])
+            .await
+            .expect_err(&format!("{from}, {months} must be refused"));
+        let db_error = error.as_db_error().expect("a database error");
+        assert_eq!(db_error.code(), &tokio_postgres::error::SqlState::INVALID_PARAMETER_VALUE, "{db_error:?}");
+        assert!(db_error.message().contains(what), "{}", db_error.message());
+    }
+    assert_eq!(partition_count(&app).await, before, "a refused call creates nothing");
+
+    // In range it still works for the application role.
+    let created: i32 = app
+        .query_one("SELECT ensure_event_partitions(date_trunc('month', now())::date, 36)", &[])
+        .await
+        .expect("in range")
+        .try_get(0)
+        .expect("created");
+    assert!(created > 0 && partition_count(&app).await == before + i64::from(created));
+}
+
+/// A caller's temporary table named like a partition does not fool the
+/// function: with pg_temp last and `public.`-qualified names it still
+/// creates the real partition.
+#[tokio::test]
+async fn ensure_event_partitions_ignores_the_callers_temporary_tables() {
+    let db = TestStack::attach().fresh_database().await.expect("database");
+    let superuser = db.superuser().await.expect("superuser");
+    superuser.batch_execute(&format!("GRANT TEMPORARY ON DATABASE {} TO signalops_app", db.name)).await.expect("grant temp");
+    let app = db.app().await.expect("app");
+    let month: String = app
+        .query_one("SELECT to_char(date_trunc('month', now()) + interval '30 months', 'YYYY_MM')", &[])
+        .await
+        .expect("month")
+        .try_get(0)
+        .expect("text");
+    let name = format!("events_{month}");
+    app.batch_execute(&format!("CREATE TEMPORARY TABLE {name} (x int)")).await.expect("temp table");
+
+    let created: i32 = app
+        .query_one("SELECT ensure_event_partitions((date_trunc('month', now()) + interval '30 months')::date, 1)", &[])
+        .await
+        .expect("call")
+        .try_get(0)
+        .expect("created");
+    assert_eq!(created, 1, "the temporary {name} must not count as the partition");
+    let row = app
+        .query_one(
+            "SELECT count(*) FROM pg_inherits WHERE inhrelid = to_regclass($1) AND inhparent = 'public.events'::regclass",
+            &[&format!("public.{name}")],
+        )
+        .await
+        .expect("partition");
+    assert_eq!(row.try_get::<_, i64>(0).expect("count"), 1);
+}
+
+/// Monthly partitions of `events` (not `events_default`).
+async fn partition_count(client: &tokio_postgres::Client) -> i64 {
+    let row = client
+        .query_one(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'public.events'::regclass AND inhrelid <> 'public.events_default'::regclass",
+            &[],
+        )
+        .await
+        .expect("count");
+    row.try_get(0).expect("count")
+}

@@ -1,6 +1,7 @@
 use serde::Deserialize;
 use signalops_platform::config::{
-    self, ApiKeySettings, DatabaseSettings, FieldProblem, HttpSettings, KafkaSettings, Secret, TelemetrySettings, Validate, nested,
+    self, ApiKeySettings, DatabaseSettings, FieldProblem, HttpSettings, KafkaSettings, Secret, TelemetrySettings, Validate, dev_defaults,
+    nested,
 };
 
 pub const DEFAULT_PORT: u16 = 8080;
@@ -35,6 +36,12 @@ impl Validate for GatewayConfig {
         problems.extend(nested("auth", self.auth.validate()));
         problems.extend(nested("api_keys", self.api_keys.validate()));
         problems.extend(nested("ingest", self.ingest.validate()));
+        // The signing keys are checked here, not in AuthSettings: which
+        // deployment this is lives in api_keys.environment (ADR 0021).
+        if !self.api_keys.is_dev() && self.auth.parsed_keys().iter().any(|(_, secret)| dev_defaults::is_dev_secret(secret)) {
+            let message = dev_defaults::refusal(&self.api_keys.environment, "kid:secret with a secret from `openssl rand -hex 32`");
+            problems.push(FieldProblem::new("auth.jwt_keys", message));
+        }
         problems
     }
 }
@@ -242,6 +249,40 @@ mod tests {
 
     fn fields(problems: &[FieldProblem]) -> Vec<&str> {
         problems.iter().map(|p| p.field.as_str()).collect()
+    }
+
+    /// A gateway configured as docker-compose.kafka.yml ships it.
+    fn with_compose_secrets(environment: &str) -> GatewayConfig {
+        GatewayConfig {
+            database: DatabaseSettings { url: Secret::new("postgres://app:pw@127.0.0.1:5432/db"), ..DatabaseSettings::default() },
+            auth: AuthSettings { jwt_keys: Secret::new(format!("dev1:{}", dev_defaults::DEV_JWT_SECRET)), ..AuthSettings::default() },
+            api_keys: ApiKeySettings {
+                pepper: Secret::new(dev_defaults::DEV_PEPPER),
+                environment: environment.into(),
+                ..ApiKeySettings::default()
+            },
+            ..GatewayConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_compose_development_secrets_are_refused_outside_dev() {
+        assert!(with_compose_secrets("dev").validate().is_empty(), "{:?}", with_compose_secrets("dev").validate());
+        let problems = with_compose_secrets("live").validate();
+        assert_eq!(fields(&problems), ["api_keys.pepper", "auth.jwt_keys"]);
+        for problem in &problems {
+            let text = problem.to_string();
+            assert!(text.contains("development default") && text.contains("\"live\""), "{text}");
+            assert!(
+                !text.contains(dev_defaults::DEV_JWT_SECRET) && !text.contains(dev_defaults::DEV_PEPPER),
+                "never echo the secret: {text}"
+            );
+        }
+        // A derived copy (another kid, the same marker) is caught too.
+        let mut renamed = with_compose_secrets("live");
+        renamed.auth.jwt_keys = Secret::new("k9:mine-0123456789abcdef0123456789abcdef,old:x-not-for-production-0123456789abcdef");
+        renamed.api_keys.pepper = Secret::new("0123456789abcdef0123456789abcdef0123");
+        assert_eq!(fields(&renamed.validate()), ["auth.jwt_keys"]);
     }
 
     #[test]

@@ -61,11 +61,7 @@ impl Application {
             config: Arc::new(config),
         });
         crate::system_events::spawn_relay(pool.clone(), producer.clone(), state.config.kafka.topics.events.clone(), state.outbox.clone());
-        let verifier = web::Data::from(ApiKeyVerifier::start(
-            pool.clone(),
-            state.config.api_keys.pepper.clone(),
-            Duration::from_secs(state.config.api_keys.cache_ttl_secs),
-        ));
+        let verifier = web::Data::from(ApiKeyVerifier::start(pool.clone(), &state.config.api_keys));
         spawn_housekeeping(state.clone());
         let server = serve(listener, state, jwt, verifier)?;
         tracing::info!(port, "gateway listening");

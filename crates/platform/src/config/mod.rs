@@ -6,6 +6,8 @@
 //! writes (`SIGNALOPS_KAFKA_BROKERS`, `SIGNALOPS_DATABASE_URL`) and the
 //! standard `OTEL_EXPORTER_OTLP_ENDPOINT` → `SIGNALOPS_<SECTION>__<FIELD>`.
 
+pub mod dev_defaults;
+mod kafka_security;
 mod raw_env;
 mod secret;
 mod sections;
@@ -18,6 +20,7 @@ use figment::providers::{Env, Format, Toml};
 use raw_env::RawEnv;
 use serde::de::DeserializeOwned;
 
+pub use kafka_security::{KafkaSecurity, SaslMechanism, SecurityProtocol};
 pub use secret::Secret;
 pub use sections::{
     ApiKeySettings, ConsumerSettings, DatabaseSettings, HttpSettings, KafkaSettings, LogFormat, TelemetrySettings, TopicNames,

@@ -4,6 +4,8 @@
 use serde::Deserialize;
 
 use super::Secret;
+use super::dev_defaults;
+use super::kafka_security::KafkaSecurity;
 use super::validate::{FieldProblem, Validate, nested};
 
 /// The health/metrics (and for the gateway, API) listener.
@@ -108,6 +110,8 @@ pub struct KafkaSettings {
     pub linger_ms: u32,
     /// How long a produce may wait for the broker's acknowledgement.
     pub delivery_timeout_ms: u32,
+    /// TLS and SASL (`[kafka.security]`); plaintext when left out.
+    pub security: KafkaSecurity,
 }
 
 impl Default for KafkaSettings {
@@ -122,6 +126,7 @@ impl Default for KafkaSettings {
             compression: "lz4".into(),
             linger_ms: 5,
             delivery_timeout_ms: 10_000,
+            security: KafkaSecurity::default(),
         }
     }
 }
@@ -129,6 +134,7 @@ impl Default for KafkaSettings {
 impl Validate for KafkaSettings {
     fn validate(&self) -> Vec<FieldProblem> {
         let mut problems = nested("topics", self.topics.validate());
+        problems.extend(nested("security", self.security.validate()));
         let brokers_ok = !self.brokers.trim().is_empty()
             && self.brokers.split(',').all(|b| b.trim().rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()));
         if !brokers_ok {
@@ -175,9 +181,13 @@ impl Validate for DatabaseSettings {
         let mut problems = Vec::new();
         if self.url.is_empty() {
             problems.push(FieldProblem::new("url", "is required (postgres://user:password@host:port/db)"));
-        } else if self.url.expose().parse::<tokio_postgres::Config>().is_err() {
-            // Never echo the URL: it holds a password.
-            problems.push(FieldProblem::new("url", "is not a valid postgres:// connection URL"));
+        } else {
+            // Never echo the URL: it holds a password. The TLS problems name
+            // only the parameter and the file.
+            match crate::postgres::ConnectionSettings::parse(self.url.expose()) {
+                Err(error) => problems.push(FieldProblem::new("url", error.to_string())),
+                Ok(connection) => problems.extend(connection.tls.problems().into_iter().map(|message| FieldProblem::new("url", message))),
+            }
         }
         if !(1..=1_000).contains(&self.pool_max_size) {
             problems.push(FieldProblem::new("pool_max_size", "must be between 1 and 1000"));
@@ -331,16 +341,38 @@ impl Validate for ConsumerSettings {
 pub struct ApiKeySettings {
     /// Server-side secret mixed into every stored key digest.
     pub pepper: Secret,
-    /// The `<env>` part of new keys: `live`, `test`, `dev`, …
+    /// The `<env>` part of new keys: `live`, `test`, `dev`, … It also names
+    /// the deployment: only `dev` may run with the development secrets of
+    /// docker-compose.kafka.yml (ADR 0021).
     pub environment: String,
     /// How long a verified key is trusted from memory; revocation takes
     /// effect across gateway instances within this time.
     pub cache_ttl_secs: u64,
+    /// How long an unknown prefix is remembered as unknown, so repeating it
+    /// does not query Postgres each time (at most `cache_ttl_secs`).
+    pub negative_cache_ttl_secs: u64,
+    /// Failed API-key authentications allowed per client address and
+    /// minute; beyond that the address gets 429 for every key the gateway
+    /// would have to look up.
+    pub failed_auth_per_minute_per_ip: u32,
 }
 
 impl Default for ApiKeySettings {
     fn default() -> Self {
-        Self { pepper: Secret::default(), environment: "live".into(), cache_ttl_secs: 30 }
+        Self {
+            pepper: Secret::default(),
+            environment: "live".into(),
+            cache_ttl_secs: 30,
+            negative_cache_ttl_secs: 5,
+            failed_auth_per_minute_per_ip: 30,
+        }
+    }
+}
+
+impl ApiKeySettings {
+    /// Whether this deployment may use the shipped development secrets.
+    pub fn is_dev(&self) -> bool {
+        self.environment == dev_defaults::DEV_ENVIRONMENT
     }
 }
 
@@ -349,12 +381,20 @@ impl Validate for ApiKeySettings {
         let mut problems = Vec::new();
         if self.pepper.expose().len() < 32 {
             problems.push(FieldProblem::new("pepper", "must be at least 32 characters (generate with `openssl rand -hex 32`)"));
+        } else if !self.is_dev() && dev_defaults::is_dev_secret(self.pepper.expose()) {
+            problems.push(FieldProblem::new("pepper", dev_defaults::refusal(&self.environment, "openssl rand -hex 32")));
         }
         if !(2..=8).contains(&self.environment.len()) || !self.environment.bytes().all(|b| b.is_ascii_lowercase()) {
             problems.push(FieldProblem::new("environment", "must be 2-8 lowercase letters"));
         }
         if !(1..=3_600).contains(&self.cache_ttl_secs) {
             problems.push(FieldProblem::new("cache_ttl_secs", "must be between 1 and 3600"));
+        }
+        if self.negative_cache_ttl_secs == 0 || self.negative_cache_ttl_secs > self.cache_ttl_secs.max(1) {
+            problems.push(FieldProblem::new("negative_cache_ttl_secs", "must be between 1 and cache_ttl_secs"));
+        }
+        if self.failed_auth_per_minute_per_ip == 0 {
+            problems.push(FieldProblem::new("failed_auth_per_minute_per_ip", "must be at least 1"));
         }
         problems
     }

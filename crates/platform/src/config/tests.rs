@@ -166,3 +166,119 @@ fn an_apply_concurrency_of_zero_is_refused_with_its_key() {
         Ok(())
     });
 }
+
+/// Every configured piece of TLS/SASL reaches the clients: librdkafka's
+/// `ClientConfig` and the tokio-postgres config with its TLS mode.
+#[test]
+fn kafka_and_postgres_tls_settings_reach_the_clients() {
+    let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/ca.pem");
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("SIGNALOPS_CONSUMER__GROUP_ID", "g");
+        jail.set_env("SIGNALOPS_KAFKA__BROKERS", "b-1.kafka.example:9096");
+        jail.set_env("SIGNALOPS_KAFKA__SECURITY__PROTOCOL", "sasl_ssl");
+        jail.set_env("SIGNALOPS_KAFKA__SECURITY__SASL_MECHANISM", "SCRAM-SHA-512");
+        jail.set_env("SIGNALOPS_KAFKA__SECURITY__SASL_USERNAME", "signalops");
+        jail.set_env("SIGNALOPS_KAFKA__SECURITY__SASL_PASSWORD", "kafka-hunter2");
+        jail.set_env("SIGNALOPS_KAFKA__SECURITY__CA_FILE", ca);
+        jail.set_env(
+            "SIGNALOPS_DATABASE__URL",
+            format!("postgres://app:pw@db.example:5432/signalops?sslmode=verify-full&sslrootcert={ca}"),
+        );
+        let config: Sample = load("sample").expect("valid");
+        assert!(!format!("{config:?}").contains("kafka-hunter2"), "the SASL password is a Secret");
+
+        let kafka = crate::kafka::base_client_config(&config.kafka, "t");
+        for (key, value) in [
+            ("security.protocol", "sasl_ssl"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            ("sasl.username", "signalops"),
+            ("sasl.password", "kafka-hunter2"),
+            ("ssl.ca.location", ca),
+            ("ssl.endpoint.identification.algorithm", "https"),
+        ] {
+            assert_eq!(kafka.get(key), Some(value), "{key}");
+        }
+
+        let postgres = crate::postgres::ConnectionSettings::parse(config.database.url.expose()).expect("url");
+        assert_eq!(postgres.config.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
+        assert_eq!(postgres.config.get_hosts(), [tokio_postgres::config::Host::Tcp("db.example".into())]);
+        assert_eq!(postgres.tls.mode, crate::postgres::SslMode::VerifyFull);
+        assert_eq!(postgres.tls.root_cert.as_deref(), Some(std::path::Path::new(ca)));
+        crate::postgres::connect_pool(&config.database).expect("a pool with the TLS connector");
+        Ok(())
+    });
+}
+
+#[test]
+fn tls_settings_that_cannot_work_are_refused_with_their_keys() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("SIGNALOPS_CONSUMER__GROUP_ID", "g");
+        // SASL without credentials, a CA file that does not exist.
+        jail.set_env("SIGNALOPS_KAFKA__SECURITY__PROTOCOL", "sasl_ssl");
+        jail.set_env("SIGNALOPS_KAFKA__SECURITY__SASL_MECHANISM", "SCRAM-SHA-256");
+        jail.set_env("SIGNALOPS_KAFKA__SECURITY__CA_FILE", "/nonexistent/ca.pem");
+        // verify-full needs a CA file.
+        jail.set_env("SIGNALOPS_DATABASE__URL", "postgres://app:pg-hunter2@db.example/signalops?sslmode=verify-full");
+        let err = load::<Sample>("sample").expect_err("invalid").to_string();
+        for key in ["kafka.security.sasl_username", "kafka.security.sasl_password", "kafka.security.ca_file", "database.url"] {
+            assert!(err.contains(key), "{key} missing: {err}");
+        }
+        assert!(err.contains("SIGNALOPS_KAFKA__SECURITY__SASL_USERNAME"), "{err}");
+        assert!(err.contains("sslrootcert"), "{err}");
+        assert!(!err.contains("pg-hunter2"), "secret leaked: {err}");
+
+        // PLAIN only over TLS; an unknown mechanism is a parse error naming the key.
+        jail.set_env("SIGNALOPS_KAFKA__SECURITY__PROTOCOL", "sasl_plaintext");
+        jail.set_env("SIGNALOPS_KAFKA__SECURITY__SASL_MECHANISM", "PLAIN");
+        let err = load::<Sample>("sample").expect_err("invalid").to_string();
+        assert!(err.contains("kafka.security.sasl_mechanism"), "{err}");
+        jail.set_env("SIGNALOPS_KAFKA__SECURITY__SASL_MECHANISM", "GSSAPI");
+        let err = load::<Sample>("sample").expect_err("invalid").to_string();
+        assert!(err.contains("sasl_mechanism"), "{err}");
+        Ok(())
+    });
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct KeysSample {
+    api_keys: ApiKeySettings,
+}
+
+impl Validate for KeysSample {
+    fn validate(&self) -> Vec<FieldProblem> {
+        validate::nested("api_keys", self.api_keys.validate())
+    }
+}
+
+#[test]
+fn the_compose_development_pepper_is_refused_outside_dev() {
+    Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("SIGNALOPS_API_KEYS__PEPPER", dev_defaults::DEV_PEPPER);
+        jail.set_env("SIGNALOPS_API_KEYS__ENVIRONMENT", "dev");
+        load::<KeysSample>("sample").expect("dev may use it");
+
+        jail.set_env("SIGNALOPS_API_KEYS__ENVIRONMENT", "live");
+        let err = load::<KeysSample>("sample").expect_err("refused").to_string();
+        assert!(err.contains("api_keys.pepper") && err.contains("development default"), "{err}");
+        assert!(!err.contains(dev_defaults::DEV_PEPPER), "never echo the secret: {err}");
+
+        // The default environment is live, so leaving it unset refuses too.
+        jail.clear_env();
+        jail.set_env("SIGNALOPS_API_KEYS__PEPPER", dev_defaults::DEV_PEPPER);
+        assert!(load::<KeysSample>("sample").is_err());
+        Ok(())
+    });
+}
+
+/// The constants are the values the compose file really ships.
+#[test]
+fn the_refused_defaults_are_the_ones_docker_compose_ships() {
+    let compose = include_str!("../../../../docker-compose.kafka.yml");
+    assert!(compose.contains(&format!("SIGNALOPS_API_KEYS__PEPPER:-{}}}", dev_defaults::DEV_PEPPER)));
+    assert!(compose.contains(&format!(":{}}}", dev_defaults::DEV_JWT_SECRET)));
+    assert!(compose.contains("SIGNALOPS_API_KEYS__ENVIRONMENT:-dev}"));
+}

@@ -1,16 +1,20 @@
 //! Postgres access: the pool, tenant-scoped transactions, migrations and the
 //! start-up check that row-level security really applies to us.
 
+mod connection;
 mod migrate;
 mod pool;
 mod safety_check;
 mod tenant_tx;
+mod tls;
 
+pub use connection::{ConnectionError, ConnectionSettings};
 pub use deadpool_postgres::{Object as PooledClient, Pool};
 pub use migrate::{MigrationReport, migrate};
 pub use pool::{connect_one, connect_pool};
 pub use safety_check::{SafetyProblem, check_application_role};
 pub use tenant_tx::{begin_tenant_tx, set_tenant};
+pub use tls::{SslMode, TlsOptions};
 
 /// Postgres failures as the services see them.
 #[derive(Debug, thiserror::Error)]

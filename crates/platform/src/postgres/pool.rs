@@ -1,19 +1,21 @@
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
 
 use super::DbError;
+use super::connection::ConnectionSettings;
 use crate::config::DatabaseSettings;
 
 /// A pool of application-role connections. Connections are opened lazily, so
 /// call `check_application_role` (or a query) to fail fast at start-up.
+/// TLS follows the URL's `sslmode`/`sslrootcert`/`sslcert`/`sslkey`.
 pub fn connect_pool(settings: &DatabaseSettings) -> Result<Pool, DbError> {
-    let mut config: tokio_postgres::Config =
-        settings.url.expose().parse().map_err(|_| DbError::PoolBuild("database.url is not a valid postgres:// URL".into()))?;
+    let ConnectionSettings { mut config, tls } =
+        ConnectionSettings::parse(settings.url.expose()).map_err(|error| DbError::PoolBuild(format!("database.url {error}")))?;
+    let tls = tls.connector().map_err(|error| DbError::PoolBuild(format!("database.url: {error}")))?;
     config.connect_timeout(Duration::from_millis(settings.connect_timeout_ms));
     config.application_name("signalops");
-    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let manager = Manager::from_config(config, tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Pool::builder(manager)
         .max_size(settings.pool_max_size)
         .runtime(Runtime::Tokio1)
@@ -23,12 +25,14 @@ pub fn connect_pool(settings: &DatabaseSettings) -> Result<Pool, DbError> {
         .map_err(|e| DbError::PoolBuild(e.to_string()))
 }
 
-/// One dedicated connection (migrations, admin tools). The connection task
-/// runs until the client is dropped.
+/// One dedicated connection (migrations, admin tools), with the same TLS
+/// handling as the pool. The connection task runs until the client is dropped.
 pub async fn connect_one(url: &str) -> Result<tokio_postgres::Client, DbError> {
-    let config: tokio_postgres::Config = url.parse().map_err(|_| DbError::PoolBuild("not a valid postgres:// URL".into()))?;
+    let ConnectionSettings { config, tls } =
+        ConnectionSettings::parse(url).map_err(|error| DbError::PoolBuild(format!("the URL {error}")))?;
+    let tls = tls.connector().map_err(DbError::PoolBuild)?;
     let target = describe_target(&config);
-    let (client, connection) = config.connect(NoTls).await.map_err(|source| DbError::Connect { target, source })?;
+    let (client, connection) = config.connect(tls).await.map_err(|source| DbError::Connect { target, source })?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::debug!(%error, "postgres connection closed");

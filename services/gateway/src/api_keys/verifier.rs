@@ -2,30 +2,35 @@
 //!
 //! 1. Format and checksum first: typos and random strings are refused
 //!    without touching the database.
-//! 2. The row is found by the key's public prefix (RLS lookup policy) and
-//!    kept in memory for `api_keys.cache_ttl_secs`, so revocation takes
-//!    effect on every gateway within that TTL (at once on the one that
-//!    revoked it).
-//! 3. The peppered HMAC digest is compared in constant time.
-//! 4. `last_used_at` is written in the background, batched, never on the
+//! 2. An address with too many recent failures is refused (429) before any
+//!    lookup that would reach Postgres ([`failures`](super::failures)).
+//! 3. The row is found by the key's public prefix (RLS lookup policy)
+//!    through [`KeyLookups`]: kept in memory for `api_keys.cache_ttl_secs`
+//!    (unknown prefixes for `negative_cache_ttl_secs`), one query per
+//!    prefix however many requests wait for it. Revocation takes effect on
+//!    every gateway within the TTL, and at once on the one that revoked it.
+//! 4. The peppered HMAC digest is compared in constant time.
+//! 5. `last_used_at` is written in the background, batched, never on the
 //!    request path.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use actix_web::{FromRequest, HttpRequest, web};
-use chrono::{DateTime, Utc};
-use moka::future::Cache;
+use chrono::Utc;
 use signalops_platform::TenantId;
 use signalops_platform::api_keys::ApiKey;
-use signalops_platform::config::Secret;
+use signalops_platform::config::{ApiKeySettings, Secret};
 use signalops_platform::postgres::{Pool, begin_tenant_tx};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use super::failures::FailureLimiter;
+use super::lookup::{KeyLookups, StoredKey};
 use crate::problem::ApiError;
 
 /// A verified key: which tenant it acts for and what it may do.
@@ -48,21 +53,20 @@ impl ApiKeyIdentity {
     }
 }
 
-/// What the cache remembers about a prefix (`None`: no such key).
-#[derive(Clone)]
-struct StoredKey {
-    id: Uuid,
-    tenant_id: TenantId,
-    digest: Vec<u8>,
-    scopes: Vec<String>,
-    expires_at: Option<DateTime<Utc>>,
-    revoked: bool,
+/// What Postgres says about a key right now (open streams re-check this).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    Valid,
+    Revoked,
+    Expired,
+    /// No row with this prefix and digest any more.
+    Unknown,
 }
 
 pub struct ApiKeyVerifier {
-    pool: Pool,
     pepper: Secret,
-    cache: Cache<String, Option<StoredKey>>,
+    lookups: KeyLookups,
+    failures: FailureLimiter,
     last_used: mpsc::Sender<(TenantId, Uuid)>,
     /// When each key was last handed to the `last_used_at` task: a busy key
     /// is sent about once a second, not on every request (each send wakes
@@ -74,38 +78,88 @@ pub struct ApiKeyVerifier {
 const REPORT_EVERY: Duration = Duration::from_secs(1);
 
 const INVALID: &str = "the API key is invalid, expired or revoked";
+const MALFORMED: &str = "the API key is malformed (check for typos)";
 
 impl ApiKeyVerifier {
-    /// Also starts the background task that records `last_used_at`.
-    pub fn start(pool: Pool, pepper: Secret, cache_ttl: Duration) -> Arc<Self> {
+    /// Also starts the background tasks that record `last_used_at` and
+    /// forget idle addresses of the failure limiter.
+    pub fn start(pool: Pool, settings: &ApiKeySettings) -> Arc<Self> {
+        let lookups = KeyLookups::new(
+            pool.clone(),
+            Duration::from_secs(settings.cache_ttl_secs),
+            Duration::from_secs(settings.negative_cache_ttl_secs),
+        );
+        Self::start_with(pool, settings, lookups)
+    }
+
+    pub(crate) fn start_with(pool: Pool, settings: &ApiKeySettings, lookups: KeyLookups) -> Arc<Self> {
         let (sender, receiver) = mpsc::channel(10_000);
-        tokio::spawn(record_last_used(pool.clone(), receiver));
-        Arc::new(Self {
-            pool,
-            pepper,
-            cache: Cache::builder().max_capacity(100_000).time_to_live(cache_ttl).build(),
+        tokio::spawn(record_last_used(pool, receiver));
+        let verifier = Arc::new(Self {
+            pepper: settings.pepper.clone(),
+            lookups,
+            failures: FailureLimiter::new(settings.failed_auth_per_minute_per_ip),
             last_used: sender,
             last_reported: Mutex::new(HashMap::new()),
+        });
+        let weak = Arc::downgrade(&verifier);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let Some(verifier) = weak.upgrade() else { return };
+                verifier.failures.forget_idle();
+            }
+        });
+        verifier
+    }
+
+    /// Verifies `presented` for a request from `address`; failures count
+    /// against that address (429 once it has too many).
+    pub async fn verify_from(&self, address: Option<IpAddr>, presented: &str) -> Result<ApiKeyIdentity, ApiError> {
+        let Some(address) = address else { return self.verify(presented).await };
+        let outcome = match ApiKey::parse(presented) {
+            Err(_) => Err(ApiError::Unauthorized(MALFORMED)),
+            Ok(key) => {
+                let stored = match self.lookups.cached(key.prefix()).await {
+                    Some(answer) => answer,
+                    None => {
+                        self.failures.check_blocked(address)?;
+                        self.lookups.get(key.prefix()).await?
+                    }
+                };
+                self.check(&key, stored)
+            }
+        };
+        outcome.map_err(|error| match error {
+            ApiError::Unauthorized(_) => self.failures.record_failure(address, error),
+            other => other,
         })
     }
 
+    /// Verifies `presented` without an address to hold to account.
     pub async fn verify(&self, presented: &str) -> Result<ApiKeyIdentity, ApiError> {
-        let key = ApiKey::parse(presented).map_err(|_| ApiError::Unauthorized("the API key is malformed (check for typos)"))?;
-        let prefix = key.prefix().to_owned();
-        let stored = match self.cache.get(&prefix).await {
-            Some(hit) => hit,
-            None => {
-                let loaded = self.load(&prefix).await?;
-                self.cache.insert(prefix.clone(), loaded.clone()).await;
-                loaded
-            }
-        };
+        let key = ApiKey::parse(presented).map_err(|_| ApiError::Unauthorized(MALFORMED))?;
+        let stored = self.lookups.get(key.prefix()).await?;
+        self.check(&key, stored)
+    }
+
+    fn check(&self, key: &ApiKey, stored: Option<StoredKey>) -> Result<ApiKeyIdentity, ApiError> {
         let stored = stored.ok_or(ApiError::Unauthorized(INVALID))?;
-        if !key.verify(&self.pepper, &stored.digest) || stored.revoked || stored.expires_at.is_some_and(|at| at <= Utc::now()) {
+        if status_of(key, &self.pepper, &stored) != KeyStatus::Valid {
             return Err(ApiError::Unauthorized(INVALID));
         }
         self.report_use(stored.tenant_id, stored.id);
-        Ok(ApiKeyIdentity { key_id: stored.id, tenant_id: stored.tenant_id, prefix, scopes: stored.scopes })
+        Ok(ApiKeyIdentity { key_id: stored.id, tenant_id: stored.tenant_id, prefix: key.prefix().to_owned(), scopes: stored.scopes })
+    }
+
+    /// What Postgres says about `presented` now, bypassing memory.
+    pub async fn status_now(&self, presented: &str) -> Result<KeyStatus, ApiError> {
+        let Ok(key) = ApiKey::parse(presented) else { return Ok(KeyStatus::Unknown) };
+        Ok(match self.lookups.fresh(key.prefix()).await? {
+            Some(stored) => status_of(&key, &self.pepper, &stored),
+            None => KeyStatus::Unknown,
+        })
     }
 
     /// Best effort: a full queue only delays `last_used_at`.
@@ -125,30 +179,27 @@ impl ApiKeyVerifier {
         let _ = self.last_used.try_send((tenant, key_id));
     }
 
-    /// Forgets a prefix on this instance (after a revocation here).
+    /// Forgets a prefix on this instance (after a revocation here), also
+    /// for lookups still in flight.
     pub async fn invalidate(&self, prefix: &str) {
-        self.cache.invalidate(prefix).await;
+        self.lookups.invalidate(prefix).await;
     }
 
-    async fn load(&self, prefix: &str) -> Result<Option<StoredKey>, ApiError> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        tx.execute("SELECT set_config('app.api_key_prefix', $1, true)", &[&prefix]).await?;
-        let row = tx
-            .query_opt(
-                "SELECT id, tenant_id, digest, scopes, expires_at, revoked_at IS NOT NULL FROM api_keys WHERE prefix = $1",
-                &[&prefix],
-            )
-            .await?;
-        tx.commit().await?;
-        Ok(row.map(|r| StoredKey {
-            id: r.get(0),
-            tenant_id: TenantId::from_uuid(r.get(1)),
-            digest: r.get(2),
-            scopes: r.get(3),
-            expires_at: r.get(4),
-            revoked: r.get(5),
-        }))
+    #[cfg(test)]
+    pub(crate) fn lookups(&self) -> &KeyLookups {
+        &self.lookups
+    }
+}
+
+fn status_of(key: &ApiKey, pepper: &Secret, stored: &StoredKey) -> KeyStatus {
+    if !key.verify(pepper, &stored.digest) {
+        KeyStatus::Unknown
+    } else if stored.revoked {
+        KeyStatus::Revoked
+    } else if stored.expires_at.is_some_and(|at| at <= Utc::now()) {
+        KeyStatus::Expired
+    } else {
+        KeyStatus::Valid
     }
 }
 
@@ -205,10 +256,11 @@ impl FromRequest for ApiKeyAuth {
     fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let presented = presented_key(request);
         let verifier = request.app_data::<web::Data<ApiKeyVerifier>>().cloned();
+        let address = request.peer_addr().map(|peer| peer.ip());
         Box::pin(async move {
             let presented = presented.ok_or(ApiError::Unauthorized("send the API key as x-api-key or Authorization: Bearer"))?;
             let verifier = verifier.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("ApiKeyVerifier not registered")))?;
-            let identity = verifier.verify(&presented).await?;
+            let identity = verifier.verify_from(address, &presented).await?;
             tracing::Span::current().record("tenant_id", tracing::field::display(identity.tenant_id));
             Ok(Self(identity))
         })
@@ -228,7 +280,8 @@ mod tests {
             ..DatabaseSettings::default()
         };
         let pool = signalops_platform::postgres::connect_pool(&settings).expect("pool");
-        ApiKeyVerifier::start(pool, Secret::new("pepper-0123456789abcdef0123456789ab"), Duration::from_secs(5))
+        let settings = ApiKeySettings { pepper: Secret::new("pepper-0123456789abcdef0123456789ab"), ..ApiKeySettings::default() };
+        ApiKeyVerifier::start(pool, &settings)
     }
 
     #[tokio::test]

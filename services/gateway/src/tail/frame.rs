@@ -9,6 +9,17 @@ use signalops_proto::Event;
 /// an idle connection open.
 pub const HEARTBEAT: &[u8] = b": keep-alive\n\n";
 
+/// The `event:` name of the last frame of a stream the gateway ended. The
+/// colon keeps it apart from every event type (`^[a-z0-9]+([._-][a-z0-9]+)*$`).
+pub const CLOSED_EVENT: &str = "signalops:stream-closed";
+
+/// The last frame of a stream whose credential stopped being valid. It has
+/// no `id:`, so the client's `Last-Event-ID` stays at the last real event.
+pub fn closed_frame(reason: &str, detail: &str) -> String {
+    let body = json!({ "reason": reason, "detail": detail });
+    format!("event: {CLOSED_EVENT}\ndata: {body}\n\n")
+}
+
 /// The frame for `event`, or `None` when the event is not the tenant's.
 /// This check, not the record key, is what keeps tenants apart.
 pub fn event_frame(event: &Event, tenant: TenantId, partition: i32, offset: i64) -> Option<String> {
@@ -65,6 +76,16 @@ mod tests {
         assert_eq!(data["data"], json!({"amount": 12}));
         assert_eq!((data["partition"].clone(), data["offset"].clone()), (json!(2), json!(55)));
         assert!(frame.ends_with("\n\n"));
+    }
+
+    #[test]
+    fn the_closing_frame_names_its_reason_and_has_no_id() {
+        let frame = closed_frame("api-key-revoked", "the API key was revoked");
+        assert_eq!(
+            frame,
+            "event: signalops:stream-closed\ndata: {\"detail\":\"the API key was revoked\",\"reason\":\"api-key-revoked\"}\n\n"
+        );
+        assert!(!crate::ingest::event_input::valid_type(CLOSED_EVENT), "no event type can look like it");
     }
 
     #[test]

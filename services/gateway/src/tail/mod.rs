@@ -12,6 +12,10 @@
 //!   channel; a slow client blocks the consumer instead of growing a buffer.
 //! - **Stops with the client.** When the response stream is dropped the
 //!   channel closes, the consumer thread sees it and drops the consumer.
+//! - **Only while the credential holds.** The stream re-checks its API key
+//!   or the person's membership every `api_keys.cache_ttl_secs` and ends at
+//!   the access token's expiry, with a last `signalops:stream-closed` frame
+//!   that says why ([`recheck`]).
 //! - **Bounded streams.** A stream needs a slot of [`limits`] (per tenant and
 //!   per instance) before its consumer is created; the consumer thread holds
 //!   the slot until it stops, so a disconnect frees it.
@@ -21,4 +25,5 @@ mod frame;
 pub mod limits;
 mod position;
 mod reader;
+pub mod recheck;
 pub mod routes;

@@ -7,15 +7,18 @@ use actix_web::http::header::{self, ContentEncoding};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use futures::Stream;
+use futures::future::BoxFuture;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use utoipa::IntoParams;
 
-use super::auth::caller_tenant;
-use super::frame::HEARTBEAT;
+use super::auth::caller;
+use super::frame::{HEARTBEAT, closed_frame};
 use super::limits::RETRY_AFTER_SECS;
 use super::position::StartRequest;
 use super::reader::{self, CHANNEL_CAPACITY};
+use super::recheck::{self, CloseReason};
+use crate::api_keys::ApiKeyVerifier;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -36,7 +39,10 @@ pub struct StreamQuery {
 /// Streams the tenant's events as `text/event-stream`. Each frame has
 /// `id: <partition>:<offset>`, `event: <type>` and a JSON `data:` line;
 /// `: keep-alive` comments come every 15 s. Send the last seen id as
-/// `Last-Event-ID` to resume right after it.
+/// `Last-Event-ID` to resume right after it. The stream ends with a
+/// `signalops:stream-closed` frame (`data: {"reason", "detail"}`) when the
+/// key is revoked or expires, the person loses access, or the access token
+/// expires.
 #[utoipa::path(
     tag = "events",
     params(
@@ -44,7 +50,7 @@ pub struct StreamQuery {
         ("Last-Event-ID" = Option<String>, Header, description = "`<partition>:<offset>` of the last event seen; resumes right after it")
     ),
     responses(
-        (status = 200, content_type = "text/event-stream", body = String, description = "Server-Sent Events, until the client disconnects"),
+        (status = 200, content_type = "text/event-stream", body = String, description = "Server-Sent Events, until the client disconnects or the credential stops being valid"),
         (status = 401, body = crate::problem::Problem),
         (status = 403, body = crate::problem::Problem, description = "the key lacks events:read, or the role may not read events"),
         (status = 422, body = crate::problem::Problem, description = "invalid from, offsets or Last-Event-ID"),
@@ -57,7 +63,8 @@ pub struct StreamQuery {
 #[get("/events/stream")]
 #[tracing::instrument(skip_all, fields(tenant_id = tracing::field::Empty))]
 pub async fn stream_events(request: HttpRequest, state: web::Data<AppState>, query: web::Query<StreamQuery>) -> ApiResult<HttpResponse> {
-    let tenant = caller_tenant(&request, &state).await?;
+    let caller = caller(&request, &state).await?;
+    let tenant = caller.tenant;
     tracing::Span::current().record("tenant_id", tracing::field::display(tenant));
     // A non-ASCII value parses as invalid (422), like any other malformed id.
     let last_event_id = request.headers().get("last-event-id").map(|v| v.to_str().unwrap_or(""));
@@ -77,6 +84,9 @@ pub async fn stream_events(request: HttpRequest, state: web::Data<AppState>, que
         .await
         .map_err(|error| ApiError::Internal(anyhow::anyhow!("tail setup task failed: {error}")))??;
 
+    let verifier = request.app_data::<web::Data<ApiKeyVerifier>>().cloned();
+    let invalid = Box::pin(recheck::until_invalid(caller.credential, tenant, state.clone(), verifier));
+
     let (frames, received) = mpsc::channel(CHANNEL_CAPACITY);
     tokio::task::spawn_blocking(move || {
         reader::pump(consumer, tenant, frames);
@@ -90,20 +100,39 @@ pub async fn stream_events(request: HttpRequest, state: web::Data<AppState>, que
         .insert_header(ContentEncoding::Identity)
         // Tells nginx-style proxies not to buffer the stream either.
         .insert_header(("x-accel-buffering", "no"))
-        .streaming(sse_body(received)))
+        .streaming(sse_body(received, invalid, tenant)))
+}
+
+/// What the body needs between two chunks; `invalid` is `None` once the
+/// closing frame went out.
+struct Body {
+    received: mpsc::Receiver<Bytes>,
+    heartbeat: tokio::time::Interval,
+    invalid: Option<BoxFuture<'static, CloseReason>>,
 }
 
 /// Frames as they arrive, with a heartbeat comment at the start and every
-/// `HEARTBEAT_EVERY`. Ends when the consumer thread stops; dropping it (the
-/// client left) closes the channel, which stops the consumer thread.
-fn sse_body(received: mpsc::Receiver<Bytes>) -> impl Stream<Item = Result<Bytes, Infallible>> {
-    let heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
-    futures::stream::unfold((received, heartbeat), |(mut received, mut heartbeat)| async move {
+/// `HEARTBEAT_EVERY`. Ends when the consumer thread stops, or after the
+/// closing frame once `invalid` resolves; either way the body drops the
+/// channel, which stops the consumer thread (as a client leaving does).
+fn sse_body(
+    received: mpsc::Receiver<Bytes>,
+    invalid: BoxFuture<'static, CloseReason>,
+    tenant: signalops_platform::TenantId,
+) -> impl Stream<Item = Result<Bytes, Infallible>> {
+    let body = Body { received, heartbeat: tokio::time::interval(HEARTBEAT_EVERY), invalid: Some(invalid) };
+    futures::stream::unfold(body, move |mut body| async move {
+        let invalid = body.invalid.as_mut()?;
         let chunk = tokio::select! {
-            frame = received.recv() => frame?,
-            _ = heartbeat.tick() => Bytes::from_static(HEARTBEAT),
+            frame = body.received.recv() => frame?,
+            _ = body.heartbeat.tick() => Bytes::from_static(HEARTBEAT),
+            reason = invalid => {
+                tracing::info!(tenant_id = %tenant, reason = reason.code(), "tail stream ended: the credential is no longer valid");
+                body.invalid = None;
+                Bytes::from(closed_frame(reason.code(), reason.detail()))
+            }
         };
-        Some((Ok(chunk), (received, heartbeat)))
+        Some((Ok(chunk), body))
     })
 }
 

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use signalops_testkit::eventually;
 
-use crate::helpers::{TestApp, assert_problem, spawn_app, status_and_json, unique_email};
+use crate::helpers::{TestApp, assert_problem, spawn_app, spawn_app_with, status_and_json, unique_email};
 
 async fn create_key(app: &TestApp, token: &str, scopes: &[&str]) -> Value {
     let (status, body) =
@@ -176,4 +176,31 @@ async fn another_tenants_key_is_not_found() {
     let (_, a_list) = status_and_json(app.call(Method::GET, "/v1/api-keys", Some(&a.access_token), None).await).await;
     assert_eq!(a_list["items"].as_array().map(Vec::len), Some(0));
     assert_eq!(use_key(&app, b_key["key"].as_str().expect("key")).await, StatusCode::OK, "b's key still works");
+}
+
+/// Failed authentications are limited per client address: past the budget
+/// the address gets 429 problem+json with Retry-After for every key that
+/// would need a lookup, while a key already verified (in memory) still works.
+#[tokio::test]
+async fn too_many_failed_authentications_from_one_address_get_429_with_retry_after() {
+    let app = spawn_app_with(|c| c.api_keys.failed_auth_per_minute_per_ip = 3).await;
+    let owner = app.signup(&unique_email("owner"), "acme").await;
+    let known = create_key(&app, &owner.access_token, &["events:write"]).await;
+    let known = known["key"].as_str().expect("key");
+    assert_eq!(use_key(&app, known).await, StatusCode::OK, "verified once, now in memory");
+    let unseen = create_key(&app, &owner.access_token, &["events:write"]).await;
+    let unseen = unseen["key"].as_str().expect("key");
+
+    for _ in 0..3 {
+        let invented = signalops_platform::api_keys::ApiKey::generate("test");
+        assert_eq!(use_key(&app, invented.expose()).await, StatusCode::UNAUTHORIZED, "within the budget");
+    }
+    let invented = signalops_platform::api_keys::ApiKey::generate("test");
+    let refused = app.client.get(app.url("/v1/api-keys/current")).header("x-api-key", invented.expose()).send().await.expect("request");
+    let retry_after: u64 = refused.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=20).contains(&retry_after), "{retry_after}");
+    assert_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+
+    assert_eq!(use_key(&app, unseen).await, StatusCode::TOO_MANY_REQUESTS, "a key that needs a lookup waits too");
+    assert_eq!(use_key(&app, known).await, StatusCode::OK, "a key already in memory keeps working");
 }

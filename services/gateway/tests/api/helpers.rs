@@ -49,7 +49,15 @@ pub fn test_config(stack: &TestStack, db: &TestDatabase) -> GatewayConfig {
         database: DatabaseSettings { url: Secret::new(db.app_url.clone()), pool_max_size: 8, ..DatabaseSettings::default() },
         telemetry: TelemetrySettings { level: "warn".into(), format: LogFormat::Json, otlp_endpoint: None },
         auth,
-        api_keys: ApiKeySettings { pepper: Secret::new(PEPPER), environment: "test".into(), cache_ttl_secs: 1 },
+        api_keys: ApiKeySettings {
+            pepper: Secret::new(PEPPER),
+            environment: "test".into(),
+            cache_ttl_secs: 1,
+            negative_cache_ttl_secs: 1,
+            // Every test request comes from 127.0.0.1, as for sign-in: the
+            // failure budget is tested on its own (api_keys.rs).
+            failed_auth_per_minute_per_ip: 100_000,
+        },
         ..GatewayConfig::default()
     }
 }

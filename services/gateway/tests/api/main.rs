@@ -13,3 +13,4 @@ mod members;
 mod query;
 mod surface;
 mod tail;
+mod tail_credentials;

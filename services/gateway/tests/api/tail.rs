@@ -12,9 +12,9 @@ use crate::helpers::{Person, TestApp, assert_problem, spawn_app, spawn_app_with,
 /// The open-streams gauge counts every gateway in this test process. Tests
 /// that open streams share this lock; the one that checks the gauge takes it
 /// alone, so no other test's stream moves the value meanwhile.
-static STREAMS: RwLock<()> = RwLock::const_new(());
+pub(crate) static STREAMS: RwLock<()> = RwLock::const_new(());
 
-async fn streams_shared() -> RwLockReadGuard<'static, ()> {
+pub(crate) async fn streams_shared() -> RwLockReadGuard<'static, ()> {
     STREAMS.read().await
 }
 
