@@ -141,14 +141,17 @@ impl ApiKeyVerifier {
             )
             .await?;
         tx.commit().await?;
-        Ok(row.map(|r| StoredKey {
-            id: r.get(0),
-            tenant_id: TenantId::from_uuid(r.get(1)),
-            digest: r.get(2),
-            scopes: r.get(3),
-            expires_at: r.get(4),
-            revoked: r.get(5),
-        }))
+        let key = row.map(|r| -> Result<StoredKey, tokio_postgres::Error> {
+            Ok(StoredKey {
+                id: r.try_get(0)?,
+                tenant_id: TenantId::from_uuid(r.try_get(1)?),
+                digest: r.try_get(2)?,
+                scopes: r.try_get(3)?,
+                expires_at: r.try_get(4)?,
+                revoked: r.try_get(5)?,
+            })
+        });
+        Ok(key.transpose()?)
     }
 }
 
