@@ -8,7 +8,7 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "SignalOps API", description = "Stream business events into Kafka and manage tenants, people and API keys. Every error is RFC 9457 problem+json."),
-    modifiers(&SecuritySchemes, &AnyRouteProblems),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Sign-up, sign-in, token refresh and sign-out"),
         (name = "tenant", description = "The tenant of the caller"),
@@ -36,8 +36,9 @@ impl Modify for SecuritySchemes {
 
 /// Answers any route can give, whatever its handler: 400 from the URL guard
 /// (a NUL character in the path or query) and 500 from the panic guard or
-/// an unexpected failure (see `request_guard`).
-struct AnyRouteProblems;
+/// an unexpected failure (see `request_guard`). Applied to the finished
+/// document, once every route is in it.
+pub struct AnyRouteProblems;
 
 impl Modify for AnyRouteProblems {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {

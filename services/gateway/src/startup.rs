@@ -152,6 +152,8 @@ fn serve(
             )
             .service(ingest::routes::ingest_events_prototype_path)
             .split_for_parts();
+        let mut api = api;
+        utoipa::Modify::modify(&crate::openapi::AnyRouteProblems, &mut api);
         let spec = web::Data::new(api.clone());
         app.wrap(middleware::from_fn(crate::request_guard::catch_panics))
             .wrap(middleware::from_fn(crate::request_guard::refuse_nul_in_url))
