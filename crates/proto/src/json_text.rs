@@ -44,9 +44,9 @@ impl fmt::Display for Problem {
             Self::TooDeep { limit } => write!(f, "is nested deeper than {limit} levels"),
             Self::Nul => f.write_str("contains the escape \\u0000 (NUL), which cannot be stored"),
             Self::LoneSurrogate => f.write_str("contains a \\u escape of a lone UTF-16 surrogate, which is not a character"),
-            Self::NumberOutOfRange => f.write_str(
-                "contains a number out of range (at most ±1.7976931348623157e308 and 16383 decimal places)",
-            ),
+            Self::NumberOutOfRange => {
+                f.write_str("contains a number out of range (at most ±1.7976931348623157e308 and 16383 decimal places)")
+            }
         }
     }
 }
@@ -95,7 +95,10 @@ pub fn check(text: &[u8], limits: Limits) -> Result<(), Refusal> {
                 i = end + 1;
             }
             b'-' | b'0'..=b'9' => {
-                let end = text[i..].iter().position(|b| !matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')).map_or(text.len(), |n| i + n);
+                let end = text[i..]
+                    .iter()
+                    .position(|b| !matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'))
+                    .map_or(text.len(), |n| i + n);
                 if !number_fits(&text[i..end], limits.float_range) {
                     return Err(refusal(Problem::NumberOutOfRange, text, &stack));
                 }

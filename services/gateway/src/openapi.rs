@@ -49,7 +49,8 @@ impl Modify for AnyRouteProblems {
                 .build()
         };
         for item in openapi.paths.paths.values_mut() {
-            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head, &mut item.options];
+            let operations =
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head, &mut item.options];
             for operation in operations.into_iter().flatten() {
                 let responses = &mut operation.responses.responses;
                 responses.entry("400".to_owned()).or_insert_with(|| problem("Malformed request (e.g. a NUL character in the URL)").into());

@@ -93,8 +93,12 @@ async fn relay_once(pool: &Pool, producer: &EventProducer, topic: &str) -> anyho
         })
         .collect::<Result<_, tokio_postgres::Error>>()?;
     let results = producer.send_all(records).await;
-    let sent: Vec<i64> =
-        rows.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(row, _)| row.try_get(0)).collect::<Result<_, tokio_postgres::Error>>()?;
+    let sent: Vec<i64> = rows
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(row, _)| row.try_get(0))
+        .collect::<Result<_, tokio_postgres::Error>>()?;
     if let Some(Err(error)) = results.iter().find(|r| r.is_err()) {
         tracing::warn!(%error, unsent = results.len() - sent.len(), "some system events were not acknowledged; will retry");
     }

@@ -98,7 +98,8 @@ fn data_as_json(content_type: &str, data: &[u8]) -> Result<String, RowError> {
         // never fail a whole batch on one record).
         let text = std::str::from_utf8(data).map_err(|e| RowError::Data(e.to_string()))?;
         let _: &serde_json::value::RawValue = serde_json::from_str(text).map_err(|e| RowError::Data(e.to_string()))?;
-        json_text::check(data, STORABLE).map_err(|refusal| RowError::Data(format!("{} {}", refusal.path, refusal.problem).trim().to_owned()))?;
+        json_text::check(data, STORABLE)
+            .map_err(|refusal| RowError::Data(format!("{} {}", refusal.path, refusal.problem).trim().to_owned()))?;
         return Ok(text.to_owned());
     }
     Ok(serde_json::json!({ "base64": base64::engine::general_purpose::STANDARD.encode(data) }).to_string())

@@ -179,8 +179,11 @@ pub async fn revoke_family_of(client: &mut Client, token: &str) -> Result<Option
         return Ok(None);
     };
     set_tenant(&tx, tenant).await?;
-    let family: Option<Uuid> =
-        tx.query_opt("SELECT family_id FROM refresh_tokens WHERE token_hash = $1", &[&hash]).await?.map(|row| row.try_get(0)).transpose()?;
+    let family: Option<Uuid> = tx
+        .query_opt("SELECT family_id FROM refresh_tokens WHERE token_hash = $1", &[&hash])
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?;
     if let Some(family) = family {
         revoke_family(&tx, family).await?;
     }

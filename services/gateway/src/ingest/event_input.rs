@@ -102,7 +102,10 @@ impl EventInput {
         };
         let content_type = match self.data_content_type {
             Some(content_type) if !valid_media_type(&content_type) => {
-                errors.push(FieldError::new("datacontenttype", "must be a media type such as application/json (type/subtype, printable ASCII, at most 128 bytes)"));
+                errors.push(FieldError::new(
+                    "datacontenttype",
+                    "must be a media type such as application/json (type/subtype, printable ASCII, at most 128 bytes)",
+                ));
                 content_type
             }
             Some(content_type) => content_type,
@@ -117,7 +120,9 @@ impl EventInput {
         };
         if data.len() > MAX_DATA_BYTES {
             errors.push(FieldError::new("data", format!("must be at most {MAX_DATA_BYTES} bytes")));
-        } else if is_json(&content_type) && let Err(message) = check_json_data(&data, parsed) {
+        } else if is_json(&content_type)
+            && let Err(message) = check_json_data(&data, parsed)
+        {
             errors.push(FieldError::new("data", message));
         }
         if !errors.is_empty() {

@@ -51,7 +51,9 @@ pub fn process(
         let error = match outcome {
             Ok(Ok(())) => return,
             Ok(Err(error)) => error,
-            Err(panic) => ApiError::Internal(anyhow::anyhow!("the NDJSON reader panicked: {}", crate::request_guard::panic_message(panic.as_ref()))),
+            Err(panic) => {
+                ApiError::Internal(anyhow::anyhow!("the NDJSON reader panicked: {}", crate::request_guard::panic_message(panic.as_ref())))
+            }
         };
         if let ApiError::Internal(cause) = &error {
             tracing::error!(error = %format!("{cause:#}"), "NDJSON upload aborted");

@@ -69,7 +69,12 @@ pub struct BatchReceipt {
     security(("api_key" = []))
 )]
 #[post("/events")]
-pub async fn ingest_events(state: web::Data<AppState>, auth: ApiKeyAuth, request: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub async fn ingest_events(
+    state: web::Data<AppState>,
+    auth: ApiKeyAuth,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     ingest(state, auth, request, payload).await
 }
 

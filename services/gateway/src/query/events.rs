@@ -41,10 +41,8 @@ impl TryFrom<&Row> for StoredEvent {
         // Data is read as the text Postgres prints: no reparse into a tree,
         // so any depth or number the column holds reads back.
         let data: Option<String> = r.try_get(7)?;
-        let data = data
-            .map(RawValue::from_string)
-            .transpose()
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored data is not JSON: {e}")))?;
+        let data =
+            data.map(RawValue::from_string).transpose().map_err(|e| ApiError::Internal(anyhow::anyhow!("stored data is not JSON: {e}")))?;
         Ok(Self {
             id: r.try_get(0)?,
             event_type: r.try_get(1)?,

@@ -156,7 +156,11 @@ async fn nul_characters_and_forged_cursors_are_refused_on_every_route_before_sql
     }
     // Bodies that reach text and jsonb columns.
     for (method, path, body) in [
-        (Method::POST, "/v1/auth/signup", json!({"email": unique_email("nul"), "password": "violet-harbour-lantern-42", "tenant_name": "a\u{0}b"})),
+        (
+            Method::POST,
+            "/v1/auth/signup",
+            json!({"email": unique_email("nul"), "password": "violet-harbour-lantern-42", "tenant_name": "a\u{0}b"}),
+        ),
         (Method::POST, "/v1/api-keys", json!({"scopes": ["events:read"], "label": "a\u{0}"})),
         (Method::POST, "/v1/invitations", json!({"email": "a\u{0}@example.com", "role": "viewer"})),
         (Method::PUT, "/v1/event-schemas/invoice.paid", json!({"schema": {"description": "\u{0}"}})),

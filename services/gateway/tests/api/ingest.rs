@@ -484,7 +484,8 @@ async fn an_ndjson_upload_beyond_what_its_rate_allows_has_only_the_excess_refuse
     let key = key_with(&app, &["events:write"]).await;
     let lines: Vec<String> = (1..=15).map(|n| format!(r#"{{"type": "meter.read", "data": {{"n": {n}}}}}"#)).collect();
     let results = upload(&app, &key, &lines).await;
-    let statuses: Vec<(u64, &str)> = results.iter().map(|r| (r["line"].as_u64().unwrap_or(0), r["status"].as_str().unwrap_or(""))).collect();
+    let statuses: Vec<(u64, &str)> =
+        results.iter().map(|r| (r["line"].as_u64().unwrap_or(0), r["status"].as_str().unwrap_or(""))).collect();
     let expected: Vec<(u64, &str)> = (1..=15).map(|n| (n, if n <= 10 { "accepted" } else { "rejected" })).collect();
     assert_eq!(statuses, expected, "the burst passes, and a token a second cannot come within 200 ms");
     for refused in &results[10..] {

@@ -194,7 +194,13 @@ fn nested(depth: usize) -> String {
     format!("{}1{}", "[".repeat(depth), "]".repeat(depth))
 }
 
-async fn post_raw(app: &TestApp, key: &str, content_type: &str, headers: &[(&str, &str)], body: impl Into<reqwest::Body>) -> reqwest::Response {
+async fn post_raw(
+    app: &TestApp,
+    key: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
     let mut request = app.client.post(app.url("/v1/events")).header("x-api-key", key).header("content-type", content_type).body(body);
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -225,10 +231,19 @@ async fn data_nested_past_the_limit_is_refused_at_ingest_and_deep_rows_already_s
     let (owner, key) = tenant_with_key(&app).await;
     for depth in [200, 5_000] {
         let body = format!(r#"{{"type": "deep.data", "data": {}}}"#, nested(depth));
-        let problem = assert_problem(post_raw(&app, &key, "application/json", &[], body.clone()).await, StatusCode::UNPROCESSABLE_ENTITY, "validation-failed").await;
+        let problem = assert_problem(
+            post_raw(&app, &key, "application/json", &[], body.clone()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+        )
+        .await;
         assert_eq!(fields(&problem), ["data"], "{depth}: {problem}");
         let (status, receipt) = status_and_json(post_raw(&app, &key, "application/json", &[], format!("[{body}]")).await).await;
-        assert_eq!((status, receipt["results"][0]["error"]["errors"][0]["field"].as_str()), (StatusCode::ACCEPTED, Some("[0].data")), "{receipt}");
+        assert_eq!(
+            (status, receipt["results"][0]["error"]["errors"][0]["field"].as_str()),
+            (StatusCode::ACCEPTED, Some("[0].data")),
+            "{receipt}"
+        );
         let response = post_raw(&app, &key, "application/x-ndjson", &[], format!("{body}\n")).await;
         let line: Value = serde_json::from_str(response.text().await.expect("results").trim()).expect("a result line");
         assert_eq!((line["status"].as_str(), line["error"]["status"].as_u64()), (Some("rejected"), Some(422)), "{line}");
@@ -278,11 +293,18 @@ async fn hostile_but_valid_values_are_refused_by_field_or_stored_and_read_back_a
         (r#"{"type": "a.b", "id": "é"}"#, "id"),
         (r#"{"type": "a\u0000b"}"#, "type"),
     ] {
-        let problem = assert_problem(post_raw(&app, &key, "application/json", &[], body).await, StatusCode::UNPROCESSABLE_ENTITY, "validation-failed").await;
+        let problem = assert_problem(
+            post_raw(&app, &key, "application/json", &[], body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+        )
+        .await;
         assert_eq!(fields(&problem), [field], "{body}: {problem}");
     }
     let long = format!(r#"{{"type": "a.b", "subject": "{}"}}"#, "é".repeat(129));
-    let problem = assert_problem(post_raw(&app, &key, "application/json", &[], long).await, StatusCode::UNPROCESSABLE_ENTITY, "validation-failed").await;
+    let problem =
+        assert_problem(post_raw(&app, &key, "application/json", &[], long).await, StatusCode::UNPROCESSABLE_ENTITY, "validation-failed")
+            .await;
     assert_eq!(fields(&problem), ["subject"], "258 bytes of UTF-8: {problem}");
 
     // Accepted, projected and read back exactly as sent.
@@ -299,7 +321,8 @@ async fn hostile_but_valid_values_are_refused_by_field_or_stored_and_read_back_a
     }
     for event in &cases {
         let id = event["id"].as_str().expect("id");
-        let encoded: String = id.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+        let encoded: String =
+            id.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
         let stored = read_back(&app, &key, &encoded).await;
         assert_eq!(stored["id"], event["id"]);
         for field in ["subject", "source"] {
@@ -331,7 +354,8 @@ async fn cloudevents_binary_and_base64_data_of_any_media_type_is_stored_and_read
     let structured = json!({"specversion": "1.0", "id": "b64-xml", "source": "/x", "type": "doc.sent", "datacontenttype": "application/xml", "data_base64": "PGEvPg=="});
     let (status, receipt) = status_and_json(post_raw(&app, &key, "application/cloudevents+json", &[], structured.to_string()).await).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
-    let text = json!({"specversion": "1.0", "id": "text-1", "source": "/x", "type": "doc.sent", "datacontenttype": "text/plain", "data": "hello"});
+    let text =
+        json!({"specversion": "1.0", "id": "text-1", "source": "/x", "type": "doc.sent", "datacontenttype": "text/plain", "data": "hello"});
     assert_eq!(post_raw(&app, &key, "application/cloudevents+json", &[], text.to_string()).await.status(), StatusCode::ACCEPTED);
     let json_bytes = json!({"specversion": "1.0", "id": "b64-json", "source": "/x", "type": "doc.sent", "datacontenttype": "application/json", "data_base64": "eyJhIjoxfQ=="});
     assert_eq!(post_raw(&app, &key, "application/cloudevents+json", &[], json_bytes.to_string()).await.status(), StatusCode::ACCEPTED);
@@ -342,7 +366,11 @@ async fn cloudevents_binary_and_base64_data_of_any_media_type_is_stored_and_read
     assert_eq!((event["data_content_type"].as_str(), event["source"].as_str()), (Some("image/png"), Some("/cam €")), "{event}");
     assert_eq!(event["data"]["base64"], b64(&png));
     let event = read_back(&app, &key, "b64-xml").await;
-    assert_eq!((event["data_content_type"].as_str(), event["data"]["base64"].as_str()), (Some("application/xml"), Some("PGEvPg==")), "{event}");
+    assert_eq!(
+        (event["data_content_type"].as_str(), event["data"]["base64"].as_str()),
+        (Some("application/xml"), Some("PGEvPg==")),
+        "{event}"
+    );
     assert_eq!(read_back(&app, &key, "text-1").await["data"]["base64"], b64(b"hello"));
     assert_eq!(read_back(&app, &key, "b64-json").await["data"], json!({"a": 1}), "base64 bytes of a JSON type are JSON data");
 
@@ -350,14 +378,28 @@ async fn cloudevents_binary_and_base64_data_of_any_media_type_is_stored_and_read
     for (event, field) in [
         (json!({"specversion": "1.0", "id": "x1", "source": "/x", "type": "a.b", "data": {}, "data_base64": "AA=="}), "data_base64"),
         (json!({"specversion": "1.0", "id": "x2", "source": "/x", "type": "a.b", "data_base64": "not base64!"}), "data_base64"),
-        (json!({"specversion": "1.0", "id": "x3", "source": "/x", "type": "a.b", "datacontenttype": "application/json", "data_base64": "AAEC"}), "data"),
-        (json!({"specversion": "1.0", "id": "x4", "source": "/x", "type": "a.b", "datacontenttype": "text/plain", "data": {"not": "text"}}), "data"),
+        (
+            json!({"specversion": "1.0", "id": "x3", "source": "/x", "type": "a.b", "datacontenttype": "application/json", "data_base64": "AAEC"}),
+            "data",
+        ),
+        (
+            json!({"specversion": "1.0", "id": "x4", "source": "/x", "type": "a.b", "datacontenttype": "text/plain", "data": {"not": "text"}}),
+            "data",
+        ),
         (json!({"specversion": "1.0", "id": "x5", "source": "/x", "type": "a.b", "datacontenttype": "no media type"}), "datacontenttype"),
     ] {
-        let problem = assert_problem(post_raw(&app, &key, "application/cloudevents+json", &[], event.to_string()).await, StatusCode::UNPROCESSABLE_ENTITY, "validation-failed").await;
+        let problem = assert_problem(
+            post_raw(&app, &key, "application/cloudevents+json", &[], event.to_string()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+        )
+        .await;
         assert_eq!(fields(&problem), [field], "{event}: {problem}");
     }
-    let with_both = [("ce-specversion", "1.0"), ("ce-id", "x6"), ("ce-source", "/x"), ("ce-type", "a.b"), ("ce-datacontenttype", "text/plain")];
-    let problem = assert_problem(post_raw(&app, &key, "text/plain", &with_both, "hi").await, StatusCode::UNPROCESSABLE_ENTITY, "validation-failed").await;
+    let with_both =
+        [("ce-specversion", "1.0"), ("ce-id", "x6"), ("ce-source", "/x"), ("ce-type", "a.b"), ("ce-datacontenttype", "text/plain")];
+    let problem =
+        assert_problem(post_raw(&app, &key, "text/plain", &with_both, "hi").await, StatusCode::UNPROCESSABLE_ENTITY, "validation-failed")
+            .await;
     assert_eq!(fields(&problem), ["ce-datacontenttype"], "{problem}");
 }
