@@ -187,7 +187,7 @@ fn refusal(problem: Problem, text: &[u8], stack: &[Frame]) -> Refusal {
         }
         // A deep path says nothing more after a while.
         if path.len() > 200 {
-            path.push_str("…");
+            path.push('…');
             break;
         }
     }

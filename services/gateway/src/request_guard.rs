@@ -82,7 +82,7 @@ mod tests {
         )
         .await;
         // The server answers an error with its response, as here.
-        let error = try_call_service(&app, TestRequest::get().uri("/boom").to_request()).await.err().expect("the panic became an error");
+        let error = try_call_service(&app, TestRequest::get().uri("/boom").to_request()).await.expect_err("the panic became an error");
         let response = error.error_response();
         assert_eq!(response.status(), 500);
         assert_eq!(response.headers().get("content-type").map(|v| v.as_bytes()), Some(&b"application/problem+json"[..]));
