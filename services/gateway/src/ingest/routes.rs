@@ -202,13 +202,22 @@ pub(super) fn validate(
             // Events without a client key skip hashing and the dedupe store.
             let dedupe_key = input.id.clone().or_else(|| header_key.clone());
             let hash = dedupe_key.as_ref().map(|_| {
-                idempotency::content_hash(&[
+                let mut parts = vec![
                     input.event_type.as_bytes(),
                     input.source.as_deref().unwrap_or("").as_bytes(),
                     input.subject.as_deref().unwrap_or("").as_bytes(),
                     input.time.as_deref().unwrap_or("").as_bytes(),
-                    input.data.as_ref().map_or("null", |d| d.get()).as_bytes(),
-                ])
+                ];
+                // Plain JSON data hashes as it always has; typed or byte data
+                // adds its type and bytes, so other bytes under one id conflict.
+                match (&input.data_content_type, &input.data_bytes) {
+                    (None, None) => parts.push(input.data.as_ref().map_or("null", |d| d.get()).as_bytes()),
+                    (content_type, bytes) => {
+                        parts.push(content_type.as_deref().unwrap_or("").as_bytes());
+                        parts.push(bytes.as_deref().unwrap_or_else(|| input.data.as_ref().map_or("null", |d| d.get()).as_bytes()));
+                    }
+                }
+                idempotency::content_hash(&parts)
             });
             let event = input.into_envelope(tenant, now, source)?;
             // With an Idempotency-Key header the event keeps its generated id;

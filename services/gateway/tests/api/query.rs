@@ -351,6 +351,11 @@ async fn cloudevents_binary_and_base64_data_of_any_media_type_is_stored_and_read
     let binary = [("ce-specversion", "1.0"), ("ce-id", "bin-png"), ("ce-source", "/cam%20%E2%82%AC"), ("ce-type", "photo.taken")];
     let (status, receipt) = status_and_json(post_raw(&app, &key, "image/png", &binary, png.clone()).await).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+    let (_, again) = status_and_json(post_raw(&app, &key, "image/png", &binary, png.clone()).await).await;
+    assert_eq!(again["status"], "duplicate", "the same bytes under one id: {again}");
+    let other =
+        assert_problem(post_raw(&app, &key, "image/png", &binary, vec![1, 2, 3]).await, StatusCode::CONFLICT, "idempotency-conflict").await;
+    assert_eq!(other["status"], 409, "other bytes under the same id conflict");
     let structured = json!({"specversion": "1.0", "id": "b64-xml", "source": "/x", "type": "doc.sent", "datacontenttype": "application/xml", "data_base64": "PGEvPg=="});
     let (status, receipt) = status_and_json(post_raw(&app, &key, "application/cloudevents+json", &[], structured.to_string()).await).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
