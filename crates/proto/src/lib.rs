@@ -3,6 +3,7 @@
 
 pub mod content_type;
 pub mod headers;
+pub mod json_text;
 pub mod time;
 
 /// Generated from `proto/signalops/v1/*.proto`.

@@ -87,15 +87,17 @@ pub async fn list_audit_log(
     tx.commit().await?;
     let records = rows
         .iter()
-        .map(|r| AuditRecord {
-            id: r.get(0),
-            actor: r.get(1),
-            action: r.get(2),
-            target: r.get(3),
-            request_id: r.get(4),
-            details: r.get(5),
-            at: r.get(6),
+        .map(|r| {
+            Ok(AuditRecord {
+                id: r.try_get(0)?,
+                actor: r.try_get(1)?,
+                action: r.try_get(2)?,
+                target: r.try_get(3)?,
+                request_id: r.try_get(4)?,
+                details: r.try_get(5)?,
+                at: r.try_get(6)?,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, tokio_postgres::Error>>()?;
     Ok(web::Json(Page::from_rows(records, limit, |r: &AuditRecord| r.id)))
 }

@@ -58,6 +58,9 @@ pub struct IngestSettings {
     /// Per-API-key token bucket: sustained events per second and burst.
     pub rate_limit_per_second: u32,
     pub rate_limit_burst: u32,
+    /// The longest one NDJSON line waits for its rate-limit token before it
+    /// is refused with 429 (streams are paced, ADR 0020).
+    pub stream_max_wait_ms: u64,
     /// Live-tail streams open at once per tenant, and on this instance in
     /// all. Each holds a Kafka consumer and a blocking thread.
     pub tail_max_streams_per_tenant: usize,
@@ -77,6 +80,7 @@ impl Default for IngestSettings {
             idempotency_window_days: 7,
             rate_limit_per_second: 1_000,
             rate_limit_burst: 2_000,
+            stream_max_wait_ms: 1_000,
             tail_max_streams_per_tenant: 8,
             tail_max_streams: 256,
         }
@@ -97,6 +101,9 @@ impl Validate for IngestSettings {
         }
         if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
             problems.push(FieldProblem::new("rate_limit_per_second", "rate limits must be at least 1"));
+        }
+        if self.stream_max_wait_ms > 60_000 {
+            problems.push(FieldProblem::new("stream_max_wait_ms", "must be at most 60000"));
         }
         if self.tail_max_streams_per_tenant == 0 {
             problems.push(FieldProblem::new("tail_max_streams_per_tenant", "must be at least 1"));

@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod pagination;
 pub mod problem;
 pub mod query;
+pub mod request_guard;
 pub mod roles;
 pub mod security_headers;
 pub mod startup;

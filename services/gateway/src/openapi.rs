@@ -2,6 +2,7 @@
 //! utoipa-actix-web collects every `service(...)` registered under `/v1`.
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -30,5 +31,31 @@ impl Modify for SecuritySchemes {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
         components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))));
+    }
+}
+
+/// Answers any route can give, whatever its handler: 400 from the URL guard
+/// (a NUL character in the path or query) and 500 from the panic guard or
+/// an unexpected failure (see `request_guard`). Applied to the finished
+/// document, once every route is in it.
+pub struct AnyRouteProblems;
+
+impl Modify for AnyRouteProblems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/problem+json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations =
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head, &mut item.options];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                responses.entry("400".to_owned()).or_insert_with(|| problem("Malformed request (e.g. a NUL character in the URL)").into());
+                responses.entry("500".to_owned()).or_insert_with(|| problem("Internal error; the body says nothing internal").into());
+            }
+        }
     }
 }

@@ -33,7 +33,7 @@ impl PageQuery {
         }
     }
 
-    pub fn after<K: DeserializeOwned>(&self) -> Result<Option<K>, ApiError> {
+    pub fn after<K: CursorKey>(&self) -> Result<Option<K>, ApiError> {
         self.cursor.as_deref().map(decode).transpose()
     }
 }
@@ -62,11 +62,55 @@ pub fn encode<K: Serialize>(key: &K) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).unwrap_or_default())
 }
 
-pub fn decode<K: DeserializeOwned>(cursor: &str) -> Result<K, ApiError> {
+/// A cursor is client input that reaches SQL: `decode` accepts only keys
+/// the database can compare (no NUL in text, RFC 3339 years), so a forged
+/// cursor is a 422 like any other, never a database error.
+pub trait CursorKey: DeserializeOwned {
+    fn storable(&self) -> bool;
+}
+
+impl CursorKey for i64 {
+    fn storable(&self) -> bool {
+        true
+    }
+}
+
+impl CursorKey for uuid::Uuid {
+    fn storable(&self) -> bool {
+        true
+    }
+}
+
+impl CursorKey for String {
+    fn storable(&self) -> bool {
+        self.len() <= 1024 && !self.contains('\0')
+    }
+}
+
+impl CursorKey for chrono::DateTime<chrono::Utc> {
+    fn storable(&self) -> bool {
+        rfc3339_year(self)
+    }
+}
+
+impl<A: CursorKey, B: CursorKey> CursorKey for (A, B) {
+    fn storable(&self) -> bool {
+        self.0.storable() && self.1.storable()
+    }
+}
+
+/// RFC 3339 years have four digits; outside them Postgres may refuse the time.
+pub fn rfc3339_year(at: &chrono::DateTime<chrono::Utc>) -> bool {
+    use chrono::Datelike as _;
+    (0..=9999).contains(&at.year())
+}
+
+pub fn decode<K: CursorKey>(cursor: &str) -> Result<K, ApiError> {
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .and_then(|bytes| serde_json::from_slice::<K>(&bytes).ok())
+        .filter(CursorKey::storable)
         .ok_or_else(|| ApiError::field("cursor", "is not a cursor returned by this list"))
 }
 
@@ -83,10 +127,18 @@ mod tests {
     }
 
     #[test]
+    fn forged_cursors_with_keys_sql_would_refuse_are_field_errors() {
+        let nul = ("a\u{0}b".to_owned(), uuid::Uuid::nil());
+        assert!(matches!(decode::<(String, uuid::Uuid)>(&encode(&nul)), Err(ApiError::Validation(_))));
+        let ancient = URL_SAFE_NO_PAD.encode(br#"["-200000-01-01T00:00:00Z", "e1"]"#);
+        assert!(matches!(decode::<(chrono::DateTime<chrono::Utc>, String)>(&ancient), Err(ApiError::Validation(_))));
+    }
+
+    #[test]
     fn a_page_has_a_cursor_only_when_more_rows_exist() {
-        let page = Page::from_rows(vec![1, 2, 3], 2, |n| *n);
+        let page = Page::from_rows(vec![1_i64, 2, 3], 2, |n| *n);
         assert_eq!(page.items, vec![1, 2]);
-        assert_eq!(page.next_cursor.map(|c| decode::<i32>(&c).expect("cursor")), Some(2));
+        assert_eq!(page.next_cursor.map(|c| decode::<i64>(&c).expect("cursor")), Some(2));
         assert!(Page::from_rows(vec![1, 2], 2, |n| *n).next_cursor.is_none());
     }
 

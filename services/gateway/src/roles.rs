@@ -108,7 +108,7 @@ pub fn allows(role: Role, permission: Permission) -> bool {
 /// stops working at once.
 pub async fn current_role<C: GenericClient>(client: &C, user_id: Uuid) -> Result<Role, ApiError> {
     let row = client.query_opt("SELECT role FROM memberships WHERE user_id = $1", &[&user_id]).await?;
-    let role: String = row.ok_or(ApiError::Unauthorized("you are no longer a member of this tenant"))?.get(0);
+    let role: String = row.ok_or(ApiError::Unauthorized("you are no longer a member of this tenant"))?.try_get(0)?;
     role.parse().map_err(|e: String| ApiError::Internal(anyhow::anyhow!(e)))
 }
 

@@ -146,9 +146,14 @@ fn serve(
                     .configure(query::configure)
                     .service(audit::list_audit_log),
             )
+            .service(ingest::routes::ingest_events_prototype_path)
             .split_for_parts();
+        let mut api = api;
+        utoipa::Modify::modify(&crate::openapi::AnyRouteProblems, &mut api);
         let spec = web::Data::new(api.clone());
-        app.wrap(middleware::from_fn(docs_policy))
+        app.wrap(middleware::from_fn(crate::request_guard::catch_panics))
+            .wrap(middleware::from_fn(crate::request_guard::refuse_nul_in_url))
+            .wrap(middleware::from_fn(docs_policy))
             .wrap(cors(&origins))
             .wrap(security_headers())
             .wrap(middleware::Compress::default())

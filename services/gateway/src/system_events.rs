@@ -84,16 +84,21 @@ async fn relay_once(pool: &Pool, producer: &EventProducer, topic: &str) -> anyho
     let records: Vec<OutgoingRecord> = rows
         .iter()
         .map(|row| {
-            let tenant: uuid::Uuid = row.get(1);
-            let bytes: Vec<u8> = row.get(2);
+            let tenant: uuid::Uuid = row.try_get(1)?;
+            let bytes: Vec<u8> = row.try_get(2)?;
             let headers = Event::decode(bytes.as_slice())
                 .map(|event| signalops_proto::headers::envelope_headers(&event).into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
                 .unwrap_or_default();
-            OutgoingRecord { topic: topic.to_owned(), key: Some(tenant.to_string().into_bytes()), payload: bytes, headers }
+            Ok(OutgoingRecord { topic: topic.to_owned(), key: Some(tenant.to_string().into_bytes()), payload: bytes, headers })
         })
-        .collect();
+        .collect::<Result<_, tokio_postgres::Error>>()?;
     let results = producer.send_all(records).await;
-    let sent: Vec<i64> = rows.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(row, _)| row.get(0)).collect();
+    let sent: Vec<i64> = rows
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| r.is_ok())
+        .map(|(row, _)| row.try_get(0))
+        .collect::<Result<_, tokio_postgres::Error>>()?;
     if let Some(Err(error)) = results.iter().find(|r| r.is_err()) {
         tracing::warn!(%error, unsent = results.len() - sent.len(), "some system events were not acknowledged; will retry");
     }

@@ -34,7 +34,7 @@ pub async fn get_tenant(state: web::Data<AppState>, principal: Principal) -> Api
     let row = tx.query_opt("SELECT id, name, created_at FROM tenants WHERE id = $1", &[&principal.tenant_id.as_uuid()]).await?;
     tx.commit().await?;
     let row = row.ok_or(ApiError::NotFound)?;
-    Ok(web::Json(TenantView { id: row.get(0), name: row.get(1), created_at: row.get(2), role }))
+    Ok(web::Json(TenantView { id: row.try_get(0)?, name: row.try_get(1)?, created_at: row.try_get(2)?, role }))
 }
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {

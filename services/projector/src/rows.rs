@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use signalops_platform::TenantId;
 use signalops_platform::consumer::Record;
 use signalops_proto::Event;
+use signalops_proto::json_text::{self, Limits};
 
 /// One row of the `events` read model.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +40,11 @@ pub enum RowError {
     #[error("envelope field `{0}` contains a NUL character, which Postgres text cannot store")]
     Nul(&'static str),
 }
+
+/// What `jsonb` stores: no `\u0000`, no lone surrogates, numbers within
+/// `numeric`. Nesting is bounded well inside what Postgres parses with its
+/// default 2 MB stack; the gateway itself accepts far less (64 levels).
+const STORABLE: Limits = Limits { max_depth: 1_000, float_range: false };
 
 /// Postgres timestamps start in 4713 BC; chrono reaches further back.
 const EARLIEST_YEAR: i32 = -4712;
@@ -88,12 +94,12 @@ fn data_as_json(content_type: &str, data: &[u8]) -> Result<String, RowError> {
         return Ok("null".to_owned());
     }
     if signalops_proto::content_type::is_json(content_type) {
-        // Postgres refuses \u0000 in jsonb, so parse here to name the problem.
+        // Check what Postgres jsonb would refuse, to name the problem (and
+        // never fail a whole batch on one record).
         let text = std::str::from_utf8(data).map_err(|e| RowError::Data(e.to_string()))?;
         let _: &serde_json::value::RawValue = serde_json::from_str(text).map_err(|e| RowError::Data(e.to_string()))?;
-        if text.contains("\\u0000") {
-            return Err(RowError::Data("contains \\u0000, which Postgres jsonb cannot store".into()));
-        }
+        json_text::check(data, STORABLE)
+            .map_err(|refusal| RowError::Data(format!("{} {}", refusal.path, refusal.problem).trim().to_owned()))?;
         return Ok(text.to_owned());
     }
     Ok(serde_json::json!({ "base64": base64::engine::general_purpose::STANDARD.encode(data) }).to_string())
@@ -158,5 +164,17 @@ mod tests {
         let mut nul = self::event();
         nul.data = br#"{"a":"\u0000"}"#.to_vec();
         assert!(matches!(EventRow::from_record(&record(&nul)), Err(RowError::Data(_))));
+        let mut lone = self::event();
+        lone.data = br#"["\ud800"]"#.to_vec();
+        assert!(matches!(EventRow::from_record(&record(&lone)), Err(RowError::Data(_))));
+    }
+
+    #[test]
+    fn what_jsonb_stores_is_projected_even_when_it_looks_like_a_nul() {
+        for data in [&br#"{"a":"\\u0000"}"#[..], br#"{"deep":[[[[[[[[[[[[1]]]]]]]]]]]]}"#, b"1e400"] {
+            let mut event = event();
+            event.data = data.to_vec();
+            assert!(EventRow::from_record(&record(&event)).is_ok(), "{}", String::from_utf8_lossy(data));
+        }
     }
 }

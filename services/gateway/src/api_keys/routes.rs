@@ -74,17 +74,17 @@ impl CreateApiKey {
 
 const COLUMNS: &str = "id, prefix, label, scopes, created_at, last_used_at, expires_at, revoked_at";
 
-fn view(row: &tokio_postgres::Row) -> ApiKeyView {
-    ApiKeyView {
-        id: row.get(0),
-        prefix: row.get(1),
-        label: row.get(2),
-        scopes: row.get(3),
-        created_at: row.get(4),
-        last_used_at: row.get(5),
-        expires_at: row.get(6),
-        revoked_at: row.get(7),
-    }
+fn view(row: &tokio_postgres::Row) -> Result<ApiKeyView, tokio_postgres::Error> {
+    Ok(ApiKeyView {
+        id: row.try_get(0)?,
+        prefix: row.try_get(1)?,
+        label: row.try_get(2)?,
+        scopes: row.try_get(3)?,
+        created_at: row.try_get(4)?,
+        last_used_at: row.try_get(5)?,
+        expires_at: row.try_get(6)?,
+        revoked_at: row.try_get(7)?,
+    })
 }
 
 /// The tenant's API keys, newest first (revoked ones included).
@@ -112,7 +112,7 @@ pub async fn list_api_keys(
         )
         .await?;
     tx.commit().await?;
-    let keys = rows.iter().map(view).collect();
+    let keys = rows.iter().map(view).collect::<Result<Vec<_>, _>>()?;
     Ok(web::Json(Page::from_rows(keys, limit, |k: &ApiKeyView| (k.created_at, k.id))))
 }
 
@@ -139,7 +139,7 @@ pub async fn create_api_key(
             &[&Uuid::now_v7(), &principal.tenant_id.as_uuid(), &key.prefix(), &key.digest(&state.config.api_keys.pepper), &body.label, &body.scopes, &expires_at],
         )
         .await?;
-    let created = view(&row);
+    let created = view(&row)?;
     let entry = AuditEntry {
         actor: user_actor(principal.user_id),
         action: "api_key.created",
@@ -174,7 +174,7 @@ pub async fn revoke_api_key(
         .query_opt("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING prefix, xmax = 0", &[&id])
         .await?
         .ok_or(ApiError::NotFound)?;
-    let prefix: String = row.get(0);
+    let prefix: String = row.try_get(0)?;
     let entry = AuditEntry { actor: user_actor(principal.user_id), action: "api_key.revoked", target: prefix.clone(), details: json!({}) };
     audit::record(&tx, principal.tenant_id.as_uuid(), audit::request_id(&request).as_deref(), entry).await?;
     let data = json!({"api_key_id": id, "prefix": prefix});

@@ -179,8 +179,11 @@ pub async fn revoke_family_of(client: &mut Client, token: &str) -> Result<Option
         return Ok(None);
     };
     set_tenant(&tx, tenant).await?;
-    let family: Option<Uuid> =
-        tx.query_opt("SELECT family_id FROM refresh_tokens WHERE token_hash = $1", &[&hash]).await?.map(|row| row.get(0));
+    let family: Option<Uuid> = tx
+        .query_opt("SELECT family_id FROM refresh_tokens WHERE token_hash = $1", &[&hash])
+        .await?
+        .map(|row| row.try_get(0))
+        .transpose()?;
     if let Some(family) = family {
         revoke_family(&tx, family).await?;
     }
@@ -193,7 +196,7 @@ pub async fn revoke_family_of(client: &mut Client, token: &str) -> Result<Option
 async fn find_tenant(tx: &Transaction<'_>, hash: &[u8]) -> Result<Option<TenantId>, tokio_postgres::Error> {
     tx.execute("SELECT set_config('app.token_hash', encode($1::bytea, 'hex'), true)", &[&hash]).await?;
     let row = tx.query_opt("SELECT tenant_id FROM refresh_tokens WHERE token_hash = $1", &[&hash]).await?;
-    Ok(row.map(|r| TenantId::from_uuid(r.get(0))))
+    row.map(|r| r.try_get(0).map(TenantId::from_uuid)).transpose()
 }
 
 /// Locks the presented row. `FOR UPDATE` needs the tenant policy (the lookup
@@ -206,7 +209,10 @@ async fn lock_presented(tx: &Transaction<'_>, hash: &[u8]) -> Result<Option<Pres
             &[&hash],
         )
         .await?;
-    Ok(row.map(|r| Presented { id: r.get(0), family_id: r.get(1), user_id: r.get(2), spent: r.get(3), expired: r.get(4) }))
+    row.map(|r| {
+        Ok(Presented { id: r.try_get(0)?, family_id: r.try_get(1)?, user_id: r.try_get(2)?, spent: r.try_get(3)?, expired: r.try_get(4)? })
+    })
+    .transpose()
 }
 
 async fn revoke_family(tx: &Transaction<'_>, family: Uuid) -> Result<(), tokio_postgres::Error> {

@@ -279,7 +279,10 @@ async fn authenticate(state: &AppState, email: &Email, password: String) -> ApiR
         client.query_opt("SELECT id, password_hash FROM users WHERE email = $1", &[&email.as_str()]).await?
     };
     // A person without a password (none set yet) cannot sign in with one.
-    let account: Option<(Uuid, String)> = row.and_then(|r| r.get::<_, Option<String>>(1).map(|hash| (r.get(0), hash)));
+    let account: Option<(Uuid, String)> = match row {
+        Some(r) => r.try_get::<_, Option<String>>(1)?.map(|hash| r.try_get(0).map(|id| (id, hash))).transpose()?,
+        None => None,
+    };
     match account {
         Some((user, hash)) => {
             if passwords::verify(password, hash).await? {
@@ -304,8 +307,8 @@ async fn choose_tenant(tx: &Transaction<'_>, user: Uuid, requested: Option<Uuid>
         .query("SELECT tenant_id FROM memberships WHERE user_id = $1 ORDER BY created_at, tenant_id", &[&user])
         .await?
         .iter()
-        .map(|row| row.get(0))
-        .collect();
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
     match (requested, tenants.as_slice()) {
         (Some(wanted), _) if tenants.contains(&wanted) => Ok(TenantId::from_uuid(wanted)),
         // The same answer as a wrong password: which tenants exist, and who

@@ -49,7 +49,12 @@ impl SchemaRegistry {
             let rows = tx.query("SELECT event_type, schema FROM event_schemas WHERE event_type = ANY($1)", &[&missing]).await?;
             tx.commit().await?;
             for event_type in missing {
-                let schema: Option<serde_json::Value> = rows.iter().find(|r| r.get::<_, String>(0) == event_type).map(|r| r.get(1));
+                let mut schema: Option<serde_json::Value> = None;
+                for row in &rows {
+                    if row.try_get::<_, &str>(0)? == event_type {
+                        schema = Some(row.try_get(1)?);
+                    }
+                }
                 // Schemas are checked when registered; one that no longer
                 // compiles (a library change) is skipped rather than blocking ingest.
                 let compiled = schema.and_then(|s| jsonschema::validator_for(&s).ok()).map(Arc::new);

@@ -35,8 +35,14 @@ pub struct EventSchemaView {
     pub updated_at: DateTime<Utc>,
 }
 
-fn view(row: &tokio_postgres::Row) -> EventSchemaView {
-    EventSchemaView { event_type: row.get(0), version: row.get(1), schema: row.get(2), created_at: row.get(3), updated_at: row.get(4) }
+fn view(row: &tokio_postgres::Row) -> Result<EventSchemaView, tokio_postgres::Error> {
+    Ok(EventSchemaView {
+        event_type: row.try_get(0)?,
+        version: row.try_get(1)?,
+        schema: row.try_get(2)?,
+        created_at: row.try_get(3)?,
+        updated_at: row.try_get(4)?,
+    })
 }
 
 const COLUMNS: &str = "event_type, version, schema, created_at, updated_at";
@@ -72,7 +78,7 @@ pub async fn put_schema(
             &[&principal.tenant_id.as_uuid(), &event_type, &body.0.schema],
         )
         .await?;
-    let saved = view(&row);
+    let saved = view(&row)?;
     let entry = AuditEntry {
         actor: user_actor(principal.user_id),
         action: "event_schema.saved",
@@ -104,7 +110,8 @@ pub async fn list_schemas(
         )
         .await?;
     tx.commit().await?;
-    Ok(web::Json(Page::from_rows(rows.iter().map(view).collect(), limit, |s: &EventSchemaView| s.event_type.clone())))
+    let schemas = rows.iter().map(view).collect::<Result<Vec<_>, _>>()?;
+    Ok(web::Json(Page::from_rows(schemas, limit, |s: &EventSchemaView| s.event_type.clone())))
 }
 
 #[utoipa::path(tag = "events", params(("event_type" = String, Path)), responses((status = 200, body = EventSchemaView), (status = 404, body = Problem)), security(("bearer" = [])))]
@@ -114,12 +121,13 @@ pub async fn get_schema(
     principal: Principal,
     event_type: web::Path<String>,
 ) -> ApiResult<web::Json<EventSchemaView>> {
+    checked_type(&event_type)?;
     let mut client = state.pool.get().await?;
     let tx = begin_tenant_tx(&mut client, principal.tenant_id).await?;
     authorize(&tx, principal.user_id, Permission::ReadEvents).await?;
     let row = tx.query_opt(&format!("SELECT {COLUMNS} FROM event_schemas WHERE event_type = $1"), &[&event_type.as_str()]).await?;
     tx.commit().await?;
-    row.map(|r| web::Json(view(&r))).ok_or(ApiError::NotFound)
+    row.map(|r| view(&r)).transpose()?.map(web::Json).ok_or(ApiError::NotFound)
 }
 
 #[utoipa::path(tag = "events", params(("event_type" = String, Path)), responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
@@ -131,6 +139,7 @@ pub async fn delete_schema(
     event_type: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let event_type = event_type.into_inner();
+    checked_type(&event_type)?;
     let mut client = state.pool.get().await?;
     let tx = begin_tenant_tx(&mut client, principal.tenant_id).await?;
     authorize(&tx, principal.user_id, Permission::ManageEventSchemas).await?;

@@ -1,6 +1,7 @@
 //! Strict JSON bodies: the right content type (415 otherwise), a size limit
 //! (413), well-formed JSON (400) and fields of the right type, with the
-//! offending field's path named (422).
+//! offending field's path named (422), holding nothing Postgres cannot
+//! store (422 as well).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -9,6 +10,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
+use signalops_proto::json_text::{self, Limits};
 
 use crate::problem::{ApiError, FieldError};
 
@@ -44,7 +46,9 @@ impl<T: DeserializeOwned + 'static, const LIMIT: usize> FromRequest for JsonBody
                 return Err(ApiError::UnsupportedMediaType("send the body as application/json".to_owned()));
             }
             let body = read_limited(&mut payload, declared_length, limit).await?;
-            parse(&body).map(JsonBody)
+            let value = parse(&body)?;
+            storable(&body)?;
+            Ok(JsonBody(value))
         })
     }
 }
@@ -74,6 +78,19 @@ where
 /// Overrides the body limit for a scope: `.app_data(web::Data::new(JsonLimit(n)))`.
 #[derive(Debug, Clone, Copy)]
 pub struct JsonLimit(pub usize);
+
+/// What admin bodies may nest and hold: they end up in Postgres (text,
+/// jsonb) and are read back by serde_json.
+const BODY_LIMITS: Limits = Limits { max_depth: 64, float_range: true };
+
+/// Refuses (422, naming the field) what Postgres could not store or a reader
+/// could not parse: `\u0000`, lone surrogates, huge numbers, deep nesting.
+pub fn storable(body: &[u8]) -> Result<(), ApiError> {
+    json_text::check(body, BODY_LIMITS).map_err(|refusal| {
+        let field = if refusal.path.is_empty() { "(body)".to_owned() } else { refusal.path };
+        ApiError::field(field, refusal.problem.to_string())
+    })
+}
 
 /// Syntax errors are 400; type and field errors are 422 naming the field.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {

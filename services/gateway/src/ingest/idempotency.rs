@@ -96,14 +96,14 @@ async fn claim_once(pool: &Pool, tenant: TenantId, items: &[Keyed], window_days:
         )
         .await?
         .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
     let existing: HashMap<String, StoredClaim> = tx
         .query("SELECT key, content_hash, event_id, partition, \"offset\" FROM idempotency_keys WHERE key = ANY($1)", &[&keys])
         .await?
         .iter()
-        .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3), r.get(4))))
-        .collect();
+        .map(|r| Ok((r.try_get(0)?, (r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?))))
+        .collect::<Result<_, tokio_postgres::Error>>()?;
     tx.commit().await?;
     Ok(items
         .iter()

@@ -4,10 +4,11 @@
 //! Lines are appended in chunks (up to `CHUNK_LINES`, or whatever has
 //! arrived when the socket pauses). Results go out through a small bounded
 //! channel: when the client does not read its results, the reader stops
-//! reading its upload — backpressure instead of unbounded buffering.
+//! reading its upload — backpressure instead of unbounded buffering. The
+//! key's rate limit paces the stream the same way (see `rate_limit::pace`).
 
 use actix_web::web::{self, Bytes, BytesMut};
-use futures::StreamExt;
+use futures::{FutureExt as _, StreamExt};
 use serde::Serialize;
 use signalops_platform::TenantId;
 use tokio::sync::mpsc;
@@ -45,11 +46,21 @@ pub fn process(
 ) -> impl futures::Stream<Item = Result<Bytes, actix_web::Error>> {
     let (sender, receiver) = mpsc::channel::<Bytes>(4);
     actix_web::rt::spawn(async move {
-        if let Err(error) = read_lines(&state, &uploader, payload, &sender).await {
-            // The upload itself broke (e.g. a line too long): say so in-band.
-            let line = serde_json::json!({"status": "aborted", "error": error.problem()});
-            let _ = sender.send(Bytes::from(format!("{line}\n"))).await;
+        // A panic here would end the stream without a word; it aborts it in-band instead.
+        let outcome = std::panic::AssertUnwindSafe(read_lines(&state, &uploader, payload, &sender)).catch_unwind().await;
+        let error = match outcome {
+            Ok(Ok(())) => return,
+            Ok(Err(error)) => error,
+            Err(panic) => {
+                ApiError::Internal(anyhow::anyhow!("the NDJSON reader panicked: {}", crate::request_guard::panic_message(panic.as_ref())))
+            }
+        };
+        if let ApiError::Internal(cause) = &error {
+            tracing::error!(error = %format!("{cause:#}"), "NDJSON upload aborted");
         }
+        // The upload itself broke (e.g. a line too long): say so in-band.
+        let line = serde_json::json!({"status": "aborted", "error": error.problem()});
+        let _ = sender.send(Bytes::from(format!("{line}\n"))).await;
     });
     futures::stream::unfold(receiver, |mut receiver| async move { receiver.recv().await.map(|bytes| (Ok(bytes), receiver)) })
 }
@@ -95,26 +106,35 @@ async fn flush(state: &AppState, uploader: &Uploader, lines: Vec<(usize, Bytes)>
     if lines.is_empty() {
         return Ok(());
     }
-    let numbers: Vec<usize> = lines.iter().map(|(n, _)| *n).collect();
-    let outcomes = match state.ingest_limiter.spend(uploader.key_id, u32::try_from(lines.len()).unwrap_or(u32::MAX)) {
-        Err(retry_after_secs) => {
-            numbers.iter().map(|n| (*n, ItemOutcome::Rejected { index: *n, error: ApiError::RateLimited { retry_after_secs } })).collect()
+    // Paced: waiting here stops reading the upload, so a stream cannot run
+    // ahead of its key's rate; only lines that would wait too long are refused.
+    let max_wait = std::time::Duration::from_millis(state.config.ingest.stream_max_wait_ms);
+    let paced = state.ingest_limiter.pace(uploader.key_id, lines.len(), max_wait).await;
+    let mut outcomes = Vec::with_capacity(lines.len());
+    let mut admitted = Vec::with_capacity(lines.len());
+    for ((number, bytes), pace) in lines.into_iter().zip(paced) {
+        match pace {
+            Ok(()) => admitted.push((number, bytes)),
+            Err(retry_after_secs) => {
+                outcomes.push((number, ItemOutcome::Rejected { index: number, error: ApiError::RateLimited { retry_after_secs } }))
+            }
         }
-        Ok(_) => {
-            let items = lines
-                .iter()
-                .map(|(_, bytes)| parse::<EventInput>(bytes).map(|input| CloudEvent { input, extensions: Vec::new() }))
-                .collect();
-            let (candidates, mut rejected) = super::routes::validate(items, uploader.tenant, &uploader.source, None, true)?;
-            let (candidates, mut off_schema) = super::schema_check::enforce(state, uploader.tenant, candidates, true).await?;
-            rejected.append(&mut off_schema);
-            let mut outcomes = pipeline::append(state, uploader.tenant, candidates).await?;
-            outcomes.append(&mut rejected);
-            outcomes.sort_by_key(|(index, _)| *index);
-            // Batch indexes are positions in this chunk; report input line numbers.
-            outcomes.into_iter().map(|(index, outcome)| (numbers[index], outcome)).collect::<Vec<_>>()
-        }
-    };
+    }
+    if !admitted.is_empty() {
+        let numbers: Vec<usize> = admitted.iter().map(|(n, _)| *n).collect();
+        let items = admitted
+            .iter()
+            .map(|(_, bytes)| parse::<EventInput>(bytes).map(|input| CloudEvent { input, extensions: Vec::new() }))
+            .collect();
+        let (candidates, mut rejected) = super::routes::validate(items, uploader.tenant, &uploader.source, None, true)?;
+        let (candidates, mut off_schema) = super::schema_check::enforce(state, uploader.tenant, candidates, true).await?;
+        rejected.append(&mut off_schema);
+        let mut appended = pipeline::append(state, uploader.tenant, candidates).await?;
+        appended.append(&mut rejected);
+        // Batch indexes are positions among the admitted lines; report input line numbers.
+        outcomes.extend(appended.into_iter().map(|(index, outcome)| (numbers[index], outcome)));
+    }
+    outcomes.sort_by_key(|(line, _)| *line);
     let mut out = String::new();
     for (line, outcome) in outcomes {
         let result = match outcome {

@@ -54,11 +54,14 @@ pub struct BatchReceipt {
     request_body(content = EventInput, description = "One event, or a JSON array of up to 1000 events"),
     params(("Idempotency-Key" = Option<String>, Header, description = "Dedupe key for a single event without an id")),
     responses(
+        (status = 200, description = "application/x-ndjson: one result line per input line, streamed", content_type = "application/x-ndjson"),
         (status = 202, description = "Single event: a Receipt; batch: a BatchReceipt", body = BatchReceipt),
+        (status = 400, body = Problem, description = "the body is not valid JSON"),
         (status = 401, body = Problem),
         (status = 403, body = Problem, description = "the key lacks events:write"),
         (status = 409, body = Problem, description = "idempotency-conflict: the id was used with different content"),
         (status = 413, body = Problem),
+        (status = 415, body = Problem, description = "a content type this endpoint does not read"),
         (status = 422, body = Problem),
         (status = 429, body = Problem),
         (status = 503, body = Problem, description = "Kafka did not acknowledge; retry")
@@ -70,8 +73,45 @@ pub async fn ingest_events(
     state: web::Data<AppState>,
     auth: ApiKeyAuth,
     request: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
+    ingest(state, auth, request, payload).await
+}
+
+/// The seed prototype's ingest path (`x-api-key`, `idempotency-key`), so
+/// its clients can switch by changing the host: the same endpoint as
+/// `POST /v1/events`, with the same answers.
+#[utoipa::path(
+    tag = "events",
+    operation_id = "ingest_events_prototype_path",
+    request_body(content = EventInput, description = "One event, or a JSON array of up to 1000 events"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Dedupe key for a single event without an id")),
+    responses(
+        (status = 200, description = "application/x-ndjson: one result line per input line, streamed", content_type = "application/x-ndjson"),
+        (status = 202, description = "Single event: a Receipt; batch: a BatchReceipt", body = BatchReceipt),
+        (status = 400, body = Problem, description = "the body is not valid JSON"),
+        (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "the key lacks events:write"),
+        (status = 409, body = Problem, description = "idempotency-conflict: the id was used with different content"),
+        (status = 413, body = Problem),
+        (status = 415, body = Problem, description = "a content type this endpoint does not read"),
+        (status = 422, body = Problem),
+        (status = 429, body = Problem),
+        (status = 503, body = Problem, description = "Kafka did not acknowledge; retry")
+    ),
+    security(("api_key" = []))
+)]
+#[post("/api/events")]
+pub async fn ingest_events_prototype_path(
+    state: web::Data<AppState>,
+    auth: ApiKeyAuth,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    ingest(state, auth, request, payload).await
+}
+
+async fn ingest(state: web::Data<AppState>, auth: ApiKeyAuth, request: HttpRequest, mut payload: web::Payload) -> ApiResult<HttpResponse> {
     auth.0.require("events:write")?;
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     if content_type.split(';').next().is_some_and(|media| media.trim().eq_ignore_ascii_case("application/x-ndjson")) {
@@ -118,8 +158,10 @@ fn parse_body(content_type: &str, headers: &actix_web::http::header::HeaderMap, 
             let objects: Vec<Map<String, Value>> = parse(body)?;
             Ok((objects.iter().map(cloudevents::from_structured).collect(), true))
         }
-        _ if cloudevents::is_json(&media) && headers.contains_key("ce-specversion") => {
-            Ok((vec![cloudevents::from_binary(headers, &media, body)], false))
+        // HTTP binding: any other content type with CloudEvents headers is
+        // binary mode, and the body is the data.
+        _ if headers.contains_key("ce-specversion") && !media.starts_with("application/cloudevents") => {
+            Ok((vec![cloudevents::from_binary(headers, content_type, body)], false))
         }
         _ if cloudevents::is_json(&media) => {
             let raw: Box<RawValue> = parse(body)?;
@@ -131,7 +173,7 @@ fn parse_body(content_type: &str, headers: &actix_web::http::header::HeaderMap, 
             }
         }
         _ => Err(ApiError::UnsupportedMediaType(
-            "send application/json, application/cloudevents+json, application/cloudevents-batch+json, or a binary-mode CloudEvent"
+            "send application/json, application/x-ndjson, application/cloudevents+json, application/cloudevents-batch+json, or a binary-mode CloudEvent (ce-* headers)"
                 .to_owned(),
         )),
     }
@@ -160,13 +202,22 @@ pub(super) fn validate(
             // Events without a client key skip hashing and the dedupe store.
             let dedupe_key = input.id.clone().or_else(|| header_key.clone());
             let hash = dedupe_key.as_ref().map(|_| {
-                idempotency::content_hash(&[
+                let mut parts = vec![
                     input.event_type.as_bytes(),
                     input.source.as_deref().unwrap_or("").as_bytes(),
                     input.subject.as_deref().unwrap_or("").as_bytes(),
                     input.time.as_deref().unwrap_or("").as_bytes(),
-                    input.data.as_ref().map_or("null", |d| d.get()).as_bytes(),
-                ])
+                ];
+                // Plain JSON data hashes as it always has; typed or byte data
+                // adds its type and bytes, so other bytes under one id conflict.
+                match (&input.data_content_type, &input.data_bytes) {
+                    (None, None) => parts.push(input.data.as_ref().map_or("null", |d| d.get()).as_bytes()),
+                    (content_type, bytes) => {
+                        parts.push(content_type.as_deref().unwrap_or("").as_bytes());
+                        parts.push(bytes.as_deref().unwrap_or_else(|| input.data.as_ref().map_or("null", |d| d.get()).as_bytes()));
+                    }
+                }
+                idempotency::content_hash(&parts)
             });
             let event = input.into_envelope(tenant, now, source)?;
             // With an Idempotency-Key header the event keeps its generated id;

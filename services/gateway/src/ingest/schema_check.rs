@@ -31,8 +31,12 @@ pub async fn enforce(
             kept.push(candidate);
             continue;
         };
-        let data: serde_json::Value = serde_json::from_slice(&candidate.event.data).unwrap_or(serde_json::Value::Null);
-        let found = violations(&validator, "data", &data);
+        let found = if signalops_proto::content_type::is_json(&candidate.event.data_content_type) {
+            let data: serde_json::Value = serde_json::from_slice(&candidate.event.data).unwrap_or(serde_json::Value::Null);
+            violations(&validator, "data", &data)
+        } else {
+            vec![FieldError::new("data", "this type has a registered JSON Schema, so its data must be JSON")]
+        };
         if found.is_empty() {
             kept.push(candidate);
         } else if is_batch {

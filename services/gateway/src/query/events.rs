@@ -3,6 +3,7 @@
 use actix_web::{HttpRequest, get, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use signalops_platform::postgres::begin_tenant_tx;
 use tokio_postgres::Row;
 use utoipa::{IntoParams, ToSchema};
@@ -23,34 +24,43 @@ pub struct StoredEvent {
     pub time: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
     pub data_content_type: String,
-    /// The event's data; data of a non-JSON media type is `{"base64": "…"}`.
-    pub data: Option<serde_json::Value>,
+    /// The event's data as stored (`jsonb`: keys sorted, numbers in plain
+    /// notation); data of a non-JSON media type is `{"base64": "…"}`.
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub data: Option<Box<RawValue>>,
     pub schema_version: i32,
     /// Where the event is in `signalops.events.v1`.
     pub partition: i32,
     pub offset: i64,
 }
 
-impl From<&Row> for StoredEvent {
-    fn from(r: &Row) -> Self {
-        Self {
-            id: r.get(0),
-            event_type: r.get(1),
-            source: r.get(2),
-            subject: r.get(3),
-            time: r.get(4),
-            received_at: r.get(5),
-            data_content_type: r.get(6),
-            data: r.get(7),
-            schema_version: r.get(8),
-            partition: r.get(9),
-            offset: r.get(10),
-        }
+impl TryFrom<&Row> for StoredEvent {
+    type Error = ApiError;
+
+    fn try_from(r: &Row) -> Result<Self, ApiError> {
+        // Data is read as the text Postgres prints: no reparse into a tree,
+        // so any depth or number the column holds reads back.
+        let data: Option<String> = r.try_get(7)?;
+        let data =
+            data.map(RawValue::from_string).transpose().map_err(|e| ApiError::Internal(anyhow::anyhow!("stored data is not JSON: {e}")))?;
+        Ok(Self {
+            id: r.try_get(0)?,
+            event_type: r.try_get(1)?,
+            source: r.try_get(2)?,
+            subject: r.try_get(3)?,
+            time: r.try_get(4)?,
+            received_at: r.try_get(5)?,
+            data_content_type: r.try_get(6)?,
+            data,
+            schema_version: r.try_get(8)?,
+            partition: r.try_get(9)?,
+            offset: r.try_get(10)?,
+        })
     }
 }
 
 const COLUMNS: &str =
-    "id, type, source, subject, time, received_at, data_content_type, data, schema_version, kafka_partition, kafka_offset";
+    "id, type, source, subject, time, received_at, data_content_type, data::text, schema_version, kafka_partition, kafka_offset";
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -76,12 +86,17 @@ impl EventFilter {
     fn check(&self, max_limit: u32) -> Result<u32, ApiError> {
         let mut errors = Vec::new();
         for (field, value) in [("type", &self.event_type), ("type_prefix", &self.type_prefix)] {
-            if value.as_ref().is_some_and(|v| v.is_empty() || v.len() > 128) {
-                errors.push(crate::problem::FieldError::new(field, "must be 1-128 characters"));
+            if value.as_ref().is_some_and(|v| v.is_empty() || v.len() > 128 || v.chars().any(char::is_control)) {
+                errors.push(crate::problem::FieldError::new(field, "must be 1-128 characters, none of them control characters"));
             }
         }
-        if self.subject.as_ref().is_some_and(|s| s.len() > 256) {
-            errors.push(crate::problem::FieldError::new("subject", "must be at most 256 characters"));
+        if self.subject.as_ref().is_some_and(|s| s.len() > 256 || s.chars().any(char::is_control)) {
+            errors.push(crate::problem::FieldError::new("subject", "must be at most 256 bytes, without control characters"));
+        }
+        for (field, value) in [("from", &self.from), ("to", &self.to)] {
+            if value.as_ref().is_some_and(|at| !crate::pagination::rfc3339_year(at)) {
+                errors.push(crate::problem::FieldError::new(field, "must be an RFC 3339 time with a four-digit year"));
+            }
         }
         if let (Some(from), Some(to)) = (self.from, self.to)
             && from >= to
@@ -151,15 +166,18 @@ pub async fn list_events(
         )
         .await?;
     tx.commit().await?;
-    let events = rows.iter().map(StoredEvent::from).collect();
+    let events = rows.iter().map(StoredEvent::try_from).collect::<Result<Vec<_>, _>>()?;
     Ok(web::Json(Page::from_rows(events, limit, |e: &StoredEvent| (e.time, e.id.clone()))))
 }
 
 /// One event by id (the client's id or the gateway's UUIDv7).
 #[utoipa::path(
     tag = "events",
-    params(("id" = String, Path, description = "event id")),
-    responses((status = 200, body = StoredEvent), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
+    params(("id" = String, Path, description = "event id: 1-128 printable ASCII characters")),
+    responses(
+        (status = 200, body = StoredEvent), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem, description = "the id cannot be an event id")
+    ),
     security(("api_key" = []), ("bearer" = []))
 )]
 #[get("/events/{id}")]
@@ -167,6 +185,9 @@ pub async fn list_events(
 pub async fn get_event(request: HttpRequest, state: web::Data<AppState>, id: web::Path<String>) -> ApiResult<web::Json<StoredEvent>> {
     let tenant = caller_tenant(&request, &state).await?;
     tracing::Span::current().record("tenant_id", tracing::field::display(tenant));
+    if !crate::ingest::event_input::valid_id(&id) {
+        return Err(ApiError::field("id", "must be 1-128 printable ASCII characters, as event ids are"));
+    }
     let mut client = state.pool.get().await?;
     let tx = begin_tenant_tx(&mut client, tenant).await?;
     super::use_serving_read_model(&tx).await?;
@@ -174,7 +195,7 @@ pub async fn get_event(request: HttpRequest, state: web::Data<AppState>, id: web
     // newest event wins.
     let row = tx.query_opt(&format!("SELECT {COLUMNS} FROM events WHERE id = $1 ORDER BY time DESC LIMIT 1"), &[&id.as_str()]).await?;
     tx.commit().await?;
-    row.as_ref().map(StoredEvent::from).map(web::Json).ok_or(ApiError::NotFound)
+    row.as_ref().map(StoredEvent::try_from).transpose()?.map(web::Json).ok_or(ApiError::NotFound)
 }
 
 #[cfg(test)]

@@ -68,6 +68,11 @@ pub struct EventTypeStats {
 /// The range actually counted: whole buckets covering the request.
 fn range(query: &StatsQuery, now: DateTime<Utc>) -> Result<(Bucket, DateTime<Utc>, DateTime<Utc>), ApiError> {
     let bucket = query.bucket.unwrap_or_default();
+    for (field, value) in [("from", &query.from), ("to", &query.to)] {
+        if value.as_ref().is_some_and(|at| !crate::pagination::rfc3339_year(at)) {
+            return Err(ApiError::field(field, "must be an RFC 3339 time with a four-digit year"));
+        }
+    }
     let width = bucket.width();
     let round_down = |at: DateTime<Utc>| at.duration_trunc(width).map_err(|_| ApiError::field("from", "is out of range"));
     let to = query.to.unwrap_or(now);
@@ -122,7 +127,10 @@ pub async fn event_type_stats(
         )
         .await?;
     tx.commit().await?;
-    let items = rows.iter().map(|r| TypeCount { event_type: r.get(0), bucket_start: r.get(1), count: r.get(2) }).collect();
+    let items = rows
+        .iter()
+        .map(|r| Ok(TypeCount { event_type: r.try_get(0)?, bucket_start: r.try_get(1)?, count: r.try_get(2)? }))
+        .collect::<Result<Vec<_>, tokio_postgres::Error>>()?;
     Ok(web::Json(EventTypeStats { bucket, from, to, items }))
 }
 

@@ -101,3 +101,72 @@ async fn bad_path_and_query_parameters_are_4xx_problems() {
         assert!(problem["type"].as_str().is_some(), "{method} {path}: {problem}");
     }
 }
+
+/// A cursor that decodes to `json` (cursors are base64url of JSON).
+fn forged_cursor(json: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+}
+
+#[tokio::test]
+async fn nul_characters_and_forged_cursors_are_refused_on_every_route_before_sql() {
+    let app = spawn_app().await;
+    let person = app.signup(&unique_email("owner"), "acme").await;
+    let (status, key) = status_and_json(
+        app.call(Method::POST, "/v1/api-keys", Some(&person.access_token), Some(json!({"scopes": ["events:read", "events:write"]}))).await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let key = key["key"].as_str().expect("key").to_owned();
+    let nul_time = forged_cursor(r#"["2026-12-01T00:00:00Z", "a\u0000b"]"#);
+    let ancient = forged_cursor(r#"["-200000-01-01T00:00:00Z", "e1"]"#);
+    let nul_text = forged_cursor(r#""a\u0000""#);
+    let uuid_cursor = forged_cursor(r#"["-200000-01-01T00:00:00Z", "00000000-0000-0000-0000-000000000000"]"#);
+    let paths = vec![
+        (Method::GET, "/v1/events/%00abc".to_owned()),
+        (Method::GET, "/v1/events?subject=a%00b".to_owned()),
+        (Method::GET, "/v1/events?type=a%00".to_owned()),
+        (Method::GET, "/v1/events?type_prefix=%00".to_owned()),
+        (Method::GET, format!("/v1/events?cursor={nul_time}")),
+        (Method::GET, format!("/v1/events?cursor={ancient}")),
+        (Method::GET, "/v1/events?from=0000-01-01T00:00:00Z&to=%2B10000-01-01T00:00:00Z".to_owned()),
+        (Method::GET, "/v1/stats/event-types?from=%00".to_owned()),
+        (Method::GET, "/v1/events/stream?from=%00".to_owned()),
+        (Method::GET, "/v1/event-schemas/%00".to_owned()),
+        (Method::GET, "/v1/event-schemas/a%20b".to_owned()),
+        (Method::DELETE, "/v1/event-schemas/%00".to_owned()),
+        (Method::GET, format!("/v1/event-schemas?cursor={nul_text}")),
+        (Method::GET, format!("/v1/api-keys?cursor={uuid_cursor}")),
+        (Method::GET, format!("/v1/members?cursor={uuid_cursor}")),
+        (Method::GET, format!("/v1/invitations?cursor={uuid_cursor}")),
+        (Method::GET, "/v1/audit-log?cursor=%00".to_owned()),
+        (Method::DELETE, "/v1/api-keys/%00".to_owned()),
+        (Method::GET, "/v1/invitations/%00".to_owned()),
+        (Method::GET, "/v1/tenant?x=%00".to_owned()),
+    ];
+    for (method, path) in paths {
+        for auth in ["token", "key"] {
+            let mut request = app.client.request(method.clone(), app.url(&path));
+            request = if auth == "token" { request.bearer_auth(&person.access_token) } else { request.header("x-api-key", &key) };
+            let response = request.send().await.expect("answered");
+            let (status, problem) = status_and_json(response).await;
+            assert!(status.is_client_error(), "{method} {path} ({auth}): {status} {problem}");
+            assert!(problem["type"].as_str().is_some(), "{method} {path}: {problem}");
+        }
+    }
+    // Bodies that reach text and jsonb columns.
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/v1/auth/signup",
+            json!({"email": unique_email("nul"), "password": "violet-harbour-lantern-42", "tenant_name": "a\u{0}b"}),
+        ),
+        (Method::POST, "/v1/api-keys", json!({"scopes": ["events:read"], "label": "a\u{0}"})),
+        (Method::POST, "/v1/invitations", json!({"email": "a\u{0}@example.com", "role": "viewer"})),
+        (Method::PUT, "/v1/event-schemas/invoice.paid", json!({"schema": {"description": "\u{0}"}})),
+    ] {
+        let response = app.call(method.clone(), path, Some(&person.access_token), Some(body)).await;
+        let (status, problem) = status_and_json(response).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{method} {path}: {problem}");
+    }
+}

@@ -439,3 +439,90 @@ async fn registered_schemas_are_enforced_on_ingest_with_json_paths() {
         "no schema, no check"
     );
 }
+
+async fn upload(app: &TestApp, key: &str, lines: &[String]) -> Vec<Value> {
+    let body = lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+    let response = app
+        .client
+        .post(app.url("/v1/events"))
+        .header("x-api-key", key)
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    response.text().await.expect("results").lines().map(|l| serde_json::from_str(l).expect("json line")).collect()
+}
+
+#[tokio::test]
+async fn an_ndjson_upload_longer_than_the_burst_is_paced_by_the_rate_and_every_line_is_accepted() {
+    let app = spawn_app_with(|c| {
+        c.ingest.rate_limit_per_second = 1_000;
+        c.ingest.rate_limit_burst = 200;
+    })
+    .await;
+    let key = key_with(&app, &["events:write"]).await;
+    let lines: Vec<String> = (1..=2_500).map(|n| format!(r#"{{"type": "meter.read", "data": {{"n": {n}}}}}"#)).collect();
+    let started = std::time::Instant::now();
+    let results = upload(&app, &key, &lines).await;
+    assert_eq!(results.len(), 2_500);
+    let refused: Vec<&Value> = results.iter().filter(|r| r["status"] != "accepted").collect();
+    assert!(refused.is_empty(), "{} refused, the first: {:?}", refused.len(), refused.first());
+    // 2,300 lines past the burst at 1,000/s: the stream waited for its tokens.
+    assert!(started.elapsed() >= Duration::from_secs(2), "paced: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn an_ndjson_upload_beyond_what_its_rate_allows_has_only_the_excess_refused() {
+    let app = spawn_app_with(|c| {
+        c.ingest.rate_limit_per_second = 1;
+        c.ingest.rate_limit_burst = 10;
+        c.ingest.stream_max_wait_ms = 200;
+    })
+    .await;
+    let key = key_with(&app, &["events:write"]).await;
+    let lines: Vec<String> = (1..=15).map(|n| format!(r#"{{"type": "meter.read", "data": {{"n": {n}}}}}"#)).collect();
+    let results = upload(&app, &key, &lines).await;
+    let statuses: Vec<(u64, &str)> =
+        results.iter().map(|r| (r["line"].as_u64().unwrap_or(0), r["status"].as_str().unwrap_or(""))).collect();
+    let expected: Vec<(u64, &str)> = (1..=15).map(|n| (n, if n <= 10 { "accepted" } else { "rejected" })).collect();
+    assert_eq!(statuses, expected, "the burst passes, and a token a second cannot come within 200 ms");
+    for refused in &results[10..] {
+        assert_eq!(refused["error"]["status"], 429, "{refused}");
+        assert_eq!(refused["error"]["type"], "https://signalops.dev/problems/rate-limited");
+    }
+}
+
+#[tokio::test]
+async fn the_prototype_path_api_events_is_the_same_endpoint_with_its_headers() {
+    let app = spawn_app().await;
+    let key = key_with(&app, &["events:write"]).await;
+    let post = || {
+        app.client
+            .post(app.url("/api/events"))
+            .header("x-api-key", &key)
+            .header("idempotency-key", "signup-7")
+            .json(&json!({"type": "user.signup", "payload": {"email": "user@example.com"}}))
+            .send()
+    };
+    let (status, first) = status_and_json(post().await.expect("request")).await;
+    assert_eq!((status, first["status"].as_str()), (StatusCode::ACCEPTED, Some("accepted")), "{first}");
+    let (_, event, _) = record_at(&app, first["partition"].as_i64().expect("p") as i32, first["offset"].as_i64().expect("o"));
+    assert_eq!(serde_json::from_slice::<Value>(&event.data).expect("data"), json!({"email": "user@example.com"}));
+    let (_, second) = status_and_json(post().await.expect("request")).await;
+    assert_eq!((second["status"].as_str(), &second["id"]), (Some("duplicate"), &first["id"]));
+    let response = app.client.post(app.url("/api/events")).json(&json!({"type": "user.signup"})).send().await.expect("request");
+    assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+
+    let (_, spec) = status_and_json(app.client.get(app.url("/openapi.json")).send().await.expect("spec")).await;
+    assert!(spec["paths"]["/api/events"]["post"].is_object(), "the alias is documented");
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            for status in ["400", "500"] {
+                assert!(operation["responses"][status].is_object(), "{method} {path} documents {status}");
+            }
+        }
+    }
+    assert!(spec["paths"]["/v1/events/{id}"]["get"]["responses"]["422"].is_object());
+}

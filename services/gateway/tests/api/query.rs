@@ -189,3 +189,222 @@ async fn queries_refuse_bad_input_and_callers_without_events_read() {
     let response = app.client.get(app.url("/v1/events")).bearer_auth(&owner.access_token).send().await.expect("answered");
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+fn nested(depth: usize) -> String {
+    format!("{}1{}", "[".repeat(depth), "]".repeat(depth))
+}
+
+async fn post_raw(
+    app: &TestApp,
+    key: &str,
+    content_type: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<reqwest::Body>,
+) -> reqwest::Response {
+    let mut request = app.client.post(app.url("/v1/events")).header("x-api-key", key).header("content-type", content_type).body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.expect("answered")
+}
+
+/// The fields named by a 422 problem.
+fn fields(problem: &Value) -> Vec<String> {
+    problem["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect()
+}
+
+/// Waits until the event with `id` is readable and returns it.
+async fn read_back(app: &TestApp, key: &str, id: &str) -> Value {
+    let path = format!("/v1/events/{id}");
+    let found = eventually(Duration::from_secs(60), || async {
+        let (status, body) = get(app, key, &path).await;
+        (status == StatusCode::OK).then_some(body)
+    })
+    .await;
+    found.unwrap_or_else(|| panic!("{id} was not projected"))
+}
+
+#[tokio::test]
+async fn data_nested_past_the_limit_is_refused_at_ingest_and_deep_rows_already_stored_still_read() {
+    let app = spawn_app().await;
+    let _projector = projector(&app).await;
+    let (owner, key) = tenant_with_key(&app).await;
+    for depth in [200, 5_000] {
+        let body = format!(r#"{{"type": "deep.data", "data": {}}}"#, nested(depth));
+        let problem = assert_problem(
+            post_raw(&app, &key, "application/json", &[], body.clone()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(fields(&problem), ["data"], "{depth}: {problem}");
+        let (status, receipt) = status_and_json(post_raw(&app, &key, "application/json", &[], format!("[{body}]")).await).await;
+        assert_eq!(
+            (status, receipt["results"][0]["error"]["errors"][0]["field"].as_str()),
+            (StatusCode::ACCEPTED, Some("[0].data")),
+            "{receipt}"
+        );
+        let response = post_raw(&app, &key, "application/x-ndjson", &[], format!("{body}\n")).await;
+        let line: Value = serde_json::from_str(response.text().await.expect("results").trim()).expect("a result line");
+        assert_eq!((line["status"].as_str(), line["error"]["status"].as_u64()), (Some("rejected"), Some(422)), "{line}");
+    }
+    // At the limit it is accepted, projected and read.
+    let at_limit = format!(r#"{{"type": "deep.data", "id": "deep-64", "data": {}}}"#, nested(64));
+    assert_eq!(post_raw(&app, &key, "application/json", &[], at_limit).await.status(), StatusCode::ACCEPTED);
+    let event = read_back(&app, &key, "deep-64").await;
+    assert_eq!(event["data"].to_string(), nested(64).replace(' ', ""));
+
+    // A row deeper than serde_json's own limit (stored before the limit, or
+    // by another writer) reads back on every path instead of killing it.
+    let db = app.db.superuser().await.expect("superuser");
+    let tenant: uuid::Uuid = owner.tenant_id.parse().expect("tenant");
+    db.execute(
+        "INSERT INTO events (tenant_id, id, type, source, time, received_at, data, kafka_partition, kafka_offset) \
+         VALUES ($1, 'deep-200', 'deep.data', '/old', now(), now(), $2::text::jsonb, 0, 0)",
+        &[&tenant, &nested(200)],
+    )
+    .await
+    .expect("a deep row");
+    for path in ["/v1/events", "/v1/events?type=deep.data", "/v1/events/deep-200"] {
+        let (status, body) = get(&app, &key, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    }
+    let raw = app.client.get(app.url("/v1/events/deep-200")).header("x-api-key", &key).send().await.expect("answered");
+    let text = raw.text().await.expect("body");
+    assert!(text.contains(&nested(200).replace(' ', "")), "the data comes back as stored");
+}
+
+#[tokio::test]
+async fn hostile_but_valid_values_are_refused_by_field_or_stored_and_read_back_as_sent() {
+    let app = spawn_app().await;
+    let _projector = projector(&app).await;
+    let (_, key) = tenant_with_key(&app).await;
+    // Refused at ingest, naming the field: each of these would have been
+    // accepted and then refused by Postgres or by a reader.
+    for (body, field) in [
+        (r#"{"type": "a.b", "data": {"name": "x\u0000y"}}"#, "data"),
+        (r#"{"type": "a.b", "data": {"k\u0000": 1}}"#, "data"),
+        (r#"{"type": "a.b", "data": ["\ud800"]}"#, "data"),
+        (r#"{"type": "a.b", "data": {"n": 1e400}}"#, "data"),
+        (r#"{"type": "a.b", "data": 0.5e-20000}"#, "data"),
+        (r#"{"type": "a.b", "subject": "a\u0000b"}"#, "subject"),
+        (r#"{"type": "a.b", "source": "/s\u0007"}"#, "source"),
+        (r#"{"type": "a.b", "id": "a\u0000b"}"#, "id"),
+        (r#"{"type": "a.b", "id": "é"}"#, "id"),
+        (r#"{"type": "a\u0000b"}"#, "type"),
+    ] {
+        let problem = assert_problem(
+            post_raw(&app, &key, "application/json", &[], body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(fields(&problem), [field], "{body}: {problem}");
+    }
+    let long = format!(r#"{{"type": "a.b", "subject": "{}"}}"#, "é".repeat(129));
+    let problem =
+        assert_problem(post_raw(&app, &key, "application/json", &[], long).await, StatusCode::UNPROCESSABLE_ENTITY, "validation-failed")
+            .await;
+    assert_eq!(fields(&problem), ["subject"], "258 bytes of UTF-8: {problem}");
+
+    // Accepted, projected and read back exactly as sent.
+    let odd = "\u{202e}ǝpoɔıun 😀 e\u{301} \u{feff}\u{fffd}";
+    let subject = "é".repeat(128);
+    let cases = [
+        json!({"type": "odd.unicode", "id": "odd-1", "subject": odd, "source": format!("/src/{odd}"), "data": {"text": odd}}),
+        json!({"type": "odd.escape", "id": "odd-2", "subject": subject, "data": {"looks_like_nul": "\\u0000", "max": 1.797_693_134_862_315_7e308}}),
+        json!({"type": "odd.id", "id": "odd:~!@$^*()_+-={}|[]:;'<>,.", "data": null}),
+    ];
+    for event in &cases {
+        let (status, receipt) = status_and_json(post_raw(&app, &key, "application/json", &[], event.to_string()).await).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{event}: {receipt}");
+    }
+    for event in &cases {
+        let id = event["id"].as_str().expect("id");
+        let encoded: String =
+            id.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect();
+        let stored = read_back(&app, &key, &encoded).await;
+        assert_eq!(stored["id"], event["id"]);
+        for field in ["subject", "source"] {
+            if let Some(sent) = event.get(field) {
+                assert_eq!(&stored[field], sent, "{field} of {id}");
+            }
+        }
+        let data: Value = serde_json::from_str(&stored["data"].to_string()).expect("data");
+        if event["data"]["max"].is_f64() {
+            assert_eq!(data["max"].as_f64(), Some(f64::MAX), "{data}");
+            assert_eq!(data["looks_like_nul"], "\\u0000");
+        } else {
+            assert_eq!(data, event["data"], "{id}");
+        }
+    }
+    let (status, list) = get(&app, &key, "/v1/events?type_prefix=odd.").await;
+    assert_eq!((status, list["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(3)), "{list}");
+}
+
+#[tokio::test]
+async fn cloudevents_binary_and_base64_data_of_any_media_type_is_stored_and_read_as_base64() {
+    let app = spawn_app().await;
+    let _projector = projector(&app).await;
+    let (_, key) = tenant_with_key(&app).await;
+    let png = vec![0x89, b'P', b'N', b'G', 0, 1, 2, 255];
+    let binary = [("ce-specversion", "1.0"), ("ce-id", "bin-png"), ("ce-source", "/cam%20%E2%82%AC"), ("ce-type", "photo.taken")];
+    let (status, receipt) = status_and_json(post_raw(&app, &key, "image/png", &binary, png.clone()).await).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+    let (_, again) = status_and_json(post_raw(&app, &key, "image/png", &binary, png.clone()).await).await;
+    assert_eq!(again["status"], "duplicate", "the same bytes under one id: {again}");
+    let other =
+        assert_problem(post_raw(&app, &key, "image/png", &binary, vec![1, 2, 3]).await, StatusCode::CONFLICT, "idempotency-conflict").await;
+    assert_eq!(other["status"], 409, "other bytes under the same id conflict");
+    let structured = json!({"specversion": "1.0", "id": "b64-xml", "source": "/x", "type": "doc.sent", "datacontenttype": "application/xml", "data_base64": "PGEvPg=="});
+    let (status, receipt) = status_and_json(post_raw(&app, &key, "application/cloudevents+json", &[], structured.to_string()).await).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{receipt}");
+    let text =
+        json!({"specversion": "1.0", "id": "text-1", "source": "/x", "type": "doc.sent", "datacontenttype": "text/plain", "data": "hello"});
+    assert_eq!(post_raw(&app, &key, "application/cloudevents+json", &[], text.to_string()).await.status(), StatusCode::ACCEPTED);
+    let json_bytes = json!({"specversion": "1.0", "id": "b64-json", "source": "/x", "type": "doc.sent", "datacontenttype": "application/json", "data_base64": "eyJhIjoxfQ=="});
+    assert_eq!(post_raw(&app, &key, "application/cloudevents+json", &[], json_bytes.to_string()).await.status(), StatusCode::ACCEPTED);
+
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let event = read_back(&app, &key, "bin-png").await;
+    assert_eq!((event["data_content_type"].as_str(), event["source"].as_str()), (Some("image/png"), Some("/cam €")), "{event}");
+    assert_eq!(event["data"]["base64"], b64(&png));
+    let event = read_back(&app, &key, "b64-xml").await;
+    assert_eq!(
+        (event["data_content_type"].as_str(), event["data"]["base64"].as_str()),
+        (Some("application/xml"), Some("PGEvPg==")),
+        "{event}"
+    );
+    assert_eq!(read_back(&app, &key, "text-1").await["data"]["base64"], b64(b"hello"));
+    assert_eq!(read_back(&app, &key, "b64-json").await["data"], json!({"a": 1}), "base64 bytes of a JSON type are JSON data");
+
+    // data and data_base64 exclude each other; bytes of a JSON type must be JSON.
+    for (event, field) in [
+        (json!({"specversion": "1.0", "id": "x1", "source": "/x", "type": "a.b", "data": {}, "data_base64": "AA=="}), "data_base64"),
+        (json!({"specversion": "1.0", "id": "x2", "source": "/x", "type": "a.b", "data_base64": "not base64!"}), "data_base64"),
+        (
+            json!({"specversion": "1.0", "id": "x3", "source": "/x", "type": "a.b", "datacontenttype": "application/json", "data_base64": "AAEC"}),
+            "data",
+        ),
+        (
+            json!({"specversion": "1.0", "id": "x4", "source": "/x", "type": "a.b", "datacontenttype": "text/plain", "data": {"not": "text"}}),
+            "data",
+        ),
+        (json!({"specversion": "1.0", "id": "x5", "source": "/x", "type": "a.b", "datacontenttype": "no media type"}), "datacontenttype"),
+    ] {
+        let problem = assert_problem(
+            post_raw(&app, &key, "application/cloudevents+json", &[], event.to_string()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation-failed",
+        )
+        .await;
+        assert_eq!(fields(&problem), [field], "{event}: {problem}");
+    }
+    let with_both =
+        [("ce-specversion", "1.0"), ("ce-id", "x6"), ("ce-source", "/x"), ("ce-type", "a.b"), ("ce-datacontenttype", "text/plain")];
+    let problem =
+        assert_problem(post_raw(&app, &key, "text/plain", &with_both, "hi").await, StatusCode::UNPROCESSABLE_ENTITY, "validation-failed")
+            .await;
+    assert_eq!(fields(&problem), ["ce-datacontenttype"], "{problem}");
+}
