@@ -46,9 +46,20 @@ pub struct CreateApiKey {
     #[serde(default)]
     pub label: String,
     /// At least one of `events:write`, `events:read`.
+    #[schema(schema_with = scope_list)]
     pub scopes: Vec<String>,
     /// Days until the key expires; no expiry when absent.
     pub expires_in_days: Option<u32>,
+}
+
+/// `scopes` in the document: the scopes `SCOPES` names, so clients (and API
+/// fuzzers) learn them from the document and it cannot drift from the code.
+fn scope_list() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(SCOPES.iter().copied())))
+        .min_items(Some(1))
+        .build()
 }
 
 impl CreateApiKey {
