@@ -99,7 +99,7 @@ fn view(row: &tokio_postgres::Row) -> ApiKeyView {
 }
 
 /// The tenant's API keys, newest first (revoked ones included).
-#[utoipa::path(tag = "api-keys", params(PageQuery), responses((status = 200, body = Page<ApiKeyView>), (status = 403, body = crate::problem::Problem)), security(("bearer" = [])))]
+#[utoipa::path(tag = "api-keys", params(PageQuery), responses((status = 200, body = Page<ApiKeyView>), (status = 403, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem, description = "`limit` out of range or `cursor` not one of ours")), security(("bearer" = [])))]
 #[get("/api-keys")]
 #[tracing::instrument(skip_all, fields(tenant_id = %principal.tenant_id))]
 pub async fn list_api_keys(

@@ -21,15 +21,25 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct PutSchema {
     /// A JSON Schema (draft 2020-12 unless `$schema` says otherwise).
-    #[schema(value_type = Object)]
+    #[schema(schema_with = json_schema)]
     pub schema: serde_json::Value,
+}
+
+/// A JSON Schema is an object or, per draft 2020-12, `true` (accepts every
+/// value) or `false` (accepts none); the registry compiles all three.
+fn json_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Boolean]))
+        .description(Some("A JSON Schema: an object, or `true`/`false`"))
+        .build()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventSchemaView {
     pub event_type: String,
     pub version: i32,
-    #[schema(value_type = Object)]
+    #[schema(schema_with = json_schema)]
     pub schema: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -85,7 +95,7 @@ pub async fn put_schema(
     Ok(web::Json(saved))
 }
 
-#[utoipa::path(tag = "events", params(PageQuery), responses((status = 200, body = Page<EventSchemaView>)), security(("bearer" = [])))]
+#[utoipa::path(tag = "events", params(PageQuery), responses((status = 200, body = Page<EventSchemaView>), (status = 403, body = Problem), (status = 422, body = Problem, description = "`limit` out of range or `cursor` not one of ours")), security(("bearer" = [])))]
 #[get("/event-schemas")]
 pub async fn list_schemas(
     state: web::Data<AppState>,
@@ -107,7 +117,7 @@ pub async fn list_schemas(
     Ok(web::Json(Page::from_rows(rows.iter().map(view).collect(), limit, |s: &EventSchemaView| s.event_type.clone())))
 }
 
-#[utoipa::path(tag = "events", params(("event_type" = String, Path)), responses((status = 200, body = EventSchemaView), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(tag = "events", params(("event_type" = String, Path)), responses((status = 200, body = EventSchemaView), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
 #[get("/event-schemas/{event_type}")]
 pub async fn get_schema(
     state: web::Data<AppState>,
@@ -122,7 +132,7 @@ pub async fn get_schema(
     row.map(|r| web::Json(view(&r))).ok_or(ApiError::NotFound)
 }
 
-#[utoipa::path(tag = "events", params(("event_type" = String, Path)), responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(tag = "events", params(("event_type" = String, Path)), responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
 #[delete("/event-schemas/{event_type}")]
 pub async fn delete_schema(
     state: web::Data<AppState>,
