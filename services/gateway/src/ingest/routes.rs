@@ -45,6 +45,16 @@ pub struct BatchReceipt {
     pub rejected: usize,
 }
 
+/// The 202 body: a `Receipt` for one event, a `BatchReceipt` for an array.
+/// Documentation only (the handler serialises either directly).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum IngestReceipt {
+    Single(Receipt),
+    Batch(BatchReceipt),
+}
+
 /// Appends one event or a batch. Answers 202 only for events Kafka
 /// acknowledged (`acks=all`); a client `id` (or `Idempotency-Key` for a single
 /// event) is deduplicated per tenant: a repeat is reported as `duplicate`
@@ -54,7 +64,7 @@ pub struct BatchReceipt {
     request_body(content = EventInput, description = "One event, or a JSON array of up to 1000 events"),
     params(("Idempotency-Key" = Option<String>, Header, description = "Dedupe key for a single event without an id")),
     responses(
-        (status = 202, description = "Single event: a Receipt; batch: a BatchReceipt", body = BatchReceipt),
+        (status = 202, description = "Single event: a Receipt; batch: a BatchReceipt", body = IngestReceipt),
         (status = 401, body = Problem),
         (status = 403, body = Problem, description = "the key lacks events:write"),
         (status = 409, body = Problem, description = "idempotency-conflict: the id was used with different content"),

@@ -122,6 +122,13 @@ mod tests {
     }
 
     #[test]
+    fn create_api_key_lists_every_scope() {
+        let document = document();
+        let listed = &document["components"]["schemas"]["CreateApiKey"]["properties"]["scopes"]["items"]["enum"];
+        assert_eq!(listed, &serde_json::json!(signalops_platform::api_keys::SCOPES));
+    }
+
+    #[test]
     fn secured_operations_document_401_and_bodies_document_400_413_415_422() {
         let document = document();
         for (path, item) in document["paths"].as_object().expect("paths") {
