@@ -43,6 +43,7 @@ set +a
 out="${SCHEMATHESIS_LOG_DIR:-$SIGNALOPS_STACK_DIR/logs/schemathesis}"
 rm -rf "$out"
 mkdir -p "$out"
+out="$(cd "$out" && pwd)"
 
 # --- Schemathesis, pinned, in a virtualenv of its own under .cache/ ---------
 # shellcheck source=lib/schemathesis_venv.sh
@@ -137,11 +138,12 @@ for credential in api_key bearer; do
     bearer) printf '\n[auth.openapi.bearer]\nbearer = "${SO_ST_ACCESS_TOKEN}"\n' >>"$config" ;;
   esac
   say "running Schemathesis with the $credential credential (log: $out/$credential.log)"
+  # From the output dir, so nothing Schemathesis writes lands in the repo.
   # shellcheck disable=SC2086 # SCHEMATHESIS_ARGS is a list of words
-  "$ST" --config-file "$config" run "$base/openapi.json" \
+  (cd "$out" && "$ST" --config-file "$config" run "$base/openapi.json" \
     --checks "$checks" \
     --report junit --report-junit-path "$out/$credential.junit.xml" \
-    --no-color ${SCHEMATHESIS_ARGS:-} >"$out/$credential.log" 2>&1 || status=$?
+    --no-color ${SCHEMATHESIS_ARGS:-} >"$out/$credential.log" 2>&1) || status=$?
   tail -n 25 "$out/$credential.log" >&2
 done
 
