@@ -62,17 +62,20 @@ run_id="$(python3 -c 'import secrets; print(secrets.token_hex(6))')"
 database="signalops_st_$run_id"
 topic_prefix="test.schemathesis.$run_id"
 gateway_pid=''
+# The stack's own database: the run's database cannot be dropped from itself.
+admin_url="$SIGNALOPS_DATABASE_OWNER_URL"
 cleanup() {
   if [[ -n "$gateway_pid" ]]; then
     kill -TERM "$gateway_pid" 2>/dev/null || true
     wait "$gateway_pid" 2>/dev/null || true
   fi
-  psql -q "$SIGNALOPS_DATABASE_OWNER_URL" -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
+  psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 \
+    || printf '[schemathesis] warning: could not drop database %s\n' "$database" >&2
   "$HERE/bin/kafka-topics" --delete --topic "${topic_prefix//./\\.}\\..*" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
-psql -q -v ON_ERROR_STOP=1 "$SIGNALOPS_DATABASE_OWNER_URL" -c "CREATE DATABASE $database" >/dev/null || die "cannot create database $database"
+psql -q -v ON_ERROR_STOP=1 "$admin_url" -c "CREATE DATABASE $database" >/dev/null || die "cannot create database $database"
 export SIGNALOPS_DATABASE_URL="${SIGNALOPS_DATABASE_URL%/*}/$database"
 export SIGNALOPS_DATABASE_OWNER_URL="${SIGNALOPS_DATABASE_OWNER_URL%/*}/$database"
 for topic in events notifications deliveries dlq redrive; do

@@ -68,6 +68,10 @@ impl CreateApiKey {
         if self.label.chars().count() > 100 {
             errors.push(FieldError::new("label", "must be at most 100 characters"));
         }
+        // Postgres text cannot hold U+0000, and no other control character belongs in a label.
+        if self.label.chars().any(char::is_control) {
+            errors.push(FieldError::new("label", "must not contain control characters"));
+        }
         if self.scopes.is_empty() {
             errors.push(FieldError::new("scopes", format!("must name at least one of {}", SCOPES.join(", "))));
         }
@@ -220,4 +224,22 @@ pub async fn current_api_key(auth: ApiKeyAuth) -> web::Json<CurrentApiKey> {
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_api_keys).service(create_api_key).service(current_api_key).service(revoke_api_key);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(label: &str) -> CreateApiKey {
+        CreateApiKey { label: label.to_owned(), scopes: vec!["events:read".to_owned()], expires_in_days: None }
+    }
+
+    #[test]
+    fn a_label_with_a_control_character_is_a_field_error() {
+        for label in ["a\u{0}b", "line\nbreak", "\u{1b}[31m"] {
+            let Err(ApiError::Validation(errors)) = create(label).validate() else { panic!("{label:?} was accepted") };
+            assert_eq!(errors[0].field, "label", "{label:?}");
+        }
+        assert!(create("ingest — prod").validate().is_ok());
+    }
 }

@@ -51,6 +51,16 @@ fn view(row: &tokio_postgres::Row) -> EventSchemaView {
 
 const COLUMNS: &str = "event_type, version, schema, created_at, updated_at";
 
+/// Whether any key or string in `value` holds U+0000.
+fn contains_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(contains_nul),
+        serde_json::Value::Object(fields) => fields.iter().any(|(key, value)| key.contains('\0') || contains_nul(value)),
+        _ => false,
+    }
+}
+
 fn checked_type(event_type: &str) -> Result<(), ApiError> {
     if valid_type(event_type) { Ok(()) } else { Err(ApiError::field("event_type", "must match ^[a-z0-9]+([._-][a-z0-9]+)*$")) }
 }
@@ -68,6 +78,10 @@ pub async fn put_schema(
 ) -> ApiResult<web::Json<EventSchemaView>> {
     let event_type = event_type.into_inner();
     checked_type(&event_type)?;
+    if contains_nul(&body.0.schema) {
+        // Postgres' jsonb cannot hold U+0000; refuse it here instead of failing the insert.
+        return Err(ApiError::field("schema", "must not contain the character U+0000"));
+    }
     SchemaRegistry::compile(&body.0.schema)?;
     let mut client = state.pool.get().await?;
     let tx = begin_tenant_tx(&mut client, principal.tenant_id).await?;
@@ -158,4 +172,17 @@ pub async fn delete_schema(
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_schemas).service(get_schema).service(put_schema).service(delete_schema);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_anywhere_in_a_schema_is_found() {
+        assert!(contains_nul(&json!({"properties": {"a": {"const": "x\u{0}"}}})));
+        assert!(contains_nul(&json!({"enum": [1, "\u{0}"]})));
+        assert!(contains_nul(&json!({"a\u{0}": true})));
+        assert!(!contains_nul(&json!({"type": "object", "required": ["a"], "maximum": 0})));
+    }
 }
