@@ -63,7 +63,7 @@ pub struct AuditRecord {
 #[utoipa::path(
     tag = "audit",
     params(PageQuery),
-    responses((status = 200, body = Page<AuditRecord>), (status = 401, body = crate::problem::Problem), (status = 403, body = crate::problem::Problem)),
+    responses((status = 200, body = Page<AuditRecord>), (status = 401, body = crate::problem::Problem), (status = 403, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem, description = "`limit` out of range or `cursor` not one of ours")),
     security(("bearer" = []))
 )]
 #[get("/audit-log")]

@@ -1,14 +1,20 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations:
-//! utoipa-actix-web collects every `service(...)` registered under `/v1`.
+//! utoipa-actix-web collects every `service(...)` registered under `/v1`, and
+//! `finish` adds the error responses every operation shares.
+
+mod problems;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
+use crate::problem::{FieldError, Problem};
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "SignalOps API", description = "Stream business events into Kafka and manage tenants, people and API keys. Every error is RFC 9457 problem+json."),
     modifiers(&SecuritySchemes),
+    components(schemas(Problem, FieldError)),
     tags(
         (name = "auth", description = "Sign-up, sign-in, token refresh and sign-out"),
         (name = "tenant", description = "The tenant of the caller"),
@@ -58,4 +64,13 @@ impl Modify for AnyRouteProblems {
             }
         }
     }
+}
+
+/// The served document: the collected operations plus their shared error
+/// responses (`problems`). Modifiers in `#[openapi]` run before
+/// utoipa-actix-web adds the paths, so this runs after `split_for_parts`.
+pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    problems::add_to(&mut api);
+    utoipa::Modify::modify(&AnyRouteProblems, &mut api);
+    api
 }

@@ -129,27 +129,10 @@ fn serve(
             .app_data(json_limit.clone())
             .app_data(web::PathConfig::default().error_handler(|e, _| from_actix(e)))
             .app_data(web::QueryConfig::default().error_handler(|e, _| from_actix(e)))
-            .service(
-                // Ingest first: actix tries resources in order, and every
-                // pattern with a `{param}` ahead of it costs a regex match on
-                // the hottest path.
-                utoipa_actix_web::scope::scope("/v1")
-                    .configure(ingest::routes::configure)
-                    .configure(auth::routes::configure)
-                    .configure(tenant::configure)
-                    .configure(members::routes::configure)
-                    .configure(invitations::routes::configure)
-                    .configure(api_keys::routes::configure)
-                    .configure(event_schemas::routes::configure)
-                    .configure(tail::routes::configure)
-                    // After the tail: `/events/stream` must win over `/events/{id}`.
-                    .configure(query::configure)
-                    .service(audit::list_audit_log),
-            )
+            .service(utoipa_actix_web::scope::scope("/v1").configure(configure_v1))
             .service(ingest::routes::ingest_events_prototype_path)
             .split_for_parts();
-        let mut api = api;
-        utoipa::Modify::modify(&crate::openapi::AnyRouteProblems, &mut api);
+        let api = crate::openapi::finish(api);
         let spec = web::Data::new(api.clone());
         app.wrap(middleware::from_fn(crate::request_guard::catch_panics))
             .wrap(middleware::from_fn(crate::request_guard::refuse_nul_in_url))
@@ -172,6 +155,23 @@ fn serve(
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// Every operation under `/v1`, in the order actix tries them.
+pub(crate) fn configure_v1(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    // Ingest first: actix tries resources in order, and every pattern with a
+    // `{param}` ahead of it costs a regex match on the hottest path.
+    cfg.configure(ingest::routes::configure)
+        .configure(auth::routes::configure)
+        .configure(tenant::configure)
+        .configure(members::routes::configure)
+        .configure(invitations::routes::configure)
+        .configure(api_keys::routes::configure)
+        .configure(event_schemas::routes::configure)
+        .configure(tail::routes::configure)
+        // After the tail: `/events/stream` must win over `/events/{id}`.
+        .configure(query::configure)
+        .service(audit::list_audit_log);
 }
 
 async fn openapi_json(spec: web::Data<utoipa::openapi::OpenApi>) -> HttpResponse {

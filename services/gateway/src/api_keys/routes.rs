@@ -46,9 +46,20 @@ pub struct CreateApiKey {
     #[serde(default)]
     pub label: String,
     /// At least one of `events:write`, `events:read`.
+    #[schema(schema_with = scope_list)]
     pub scopes: Vec<String>,
     /// Days until the key expires; no expiry when absent.
     pub expires_in_days: Option<u32>,
+}
+
+/// `scopes` in the document: the scopes `SCOPES` names, so clients (and API
+/// fuzzers) learn them from the document and it cannot drift from the code.
+fn scope_list() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(SCOPES.iter().copied())))
+        .min_items(Some(1))
+        .build()
 }
 
 impl CreateApiKey {
@@ -56,6 +67,10 @@ impl CreateApiKey {
         let mut errors = Vec::new();
         if self.label.chars().count() > 100 {
             errors.push(FieldError::new("label", "must be at most 100 characters"));
+        }
+        // Postgres text cannot hold U+0000, and no other control character belongs in a label.
+        if self.label.chars().any(char::is_control) {
+            errors.push(FieldError::new("label", "must not contain control characters"));
         }
         if self.scopes.is_empty() {
             errors.push(FieldError::new("scopes", format!("must name at least one of {}", SCOPES.join(", "))));
@@ -88,7 +103,7 @@ fn view(row: &tokio_postgres::Row) -> Result<ApiKeyView, tokio_postgres::Error> 
 }
 
 /// The tenant's API keys, newest first (revoked ones included).
-#[utoipa::path(tag = "api-keys", params(PageQuery), responses((status = 200, body = Page<ApiKeyView>), (status = 403, body = crate::problem::Problem)), security(("bearer" = [])))]
+#[utoipa::path(tag = "api-keys", params(PageQuery), responses((status = 200, body = Page<ApiKeyView>), (status = 403, body = crate::problem::Problem), (status = 422, body = crate::problem::Problem, description = "`limit` out of range or `cursor` not one of ours")), security(("bearer" = [])))]
 #[get("/api-keys")]
 #[tracing::instrument(skip_all, fields(tenant_id = %principal.tenant_id))]
 pub async fn list_api_keys(
@@ -209,4 +224,22 @@ pub async fn current_api_key(auth: ApiKeyAuth) -> web::Json<CurrentApiKey> {
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_api_keys).service(create_api_key).service(current_api_key).service(revoke_api_key);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(label: &str) -> CreateApiKey {
+        CreateApiKey { label: label.to_owned(), scopes: vec!["events:read".to_owned()], expires_in_days: None }
+    }
+
+    #[test]
+    fn a_label_with_a_control_character_is_a_field_error() {
+        for label in ["a\u{0}b", "line\nbreak", "\u{1b}[31m"] {
+            let Err(ApiError::Validation(errors)) = create(label).validate() else { panic!("{label:?} was accepted") };
+            assert_eq!(errors[0].field, "label", "{label:?}");
+        }
+        assert!(create("ingest — prod").validate().is_ok());
+    }
 }

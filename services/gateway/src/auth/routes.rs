@@ -145,6 +145,7 @@ fn tenant_name_problem(name: &str) -> Option<&'static str> {
         (status = 201, description = "Account and tenant created; signed in", body = TokenResponse),
         (status = 409, description = "An account with this email exists", body = Problem),
         (status = 422, description = "Invalid email, password or tenant name", body = Problem),
+        (status = 429, description = "Too many sign-ups or sign-in attempts from this address; see Retry-After", body = Problem),
     )
 )]
 #[post("/auth/signup")]

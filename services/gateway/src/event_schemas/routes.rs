@@ -21,15 +21,25 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct PutSchema {
     /// A JSON Schema (draft 2020-12 unless `$schema` says otherwise).
-    #[schema(value_type = Object)]
+    #[schema(schema_with = json_schema)]
     pub schema: serde_json::Value,
+}
+
+/// A JSON Schema is an object or, per draft 2020-12, `true` (accepts every
+/// value) or `false` (accepts none); the registry compiles all three.
+fn json_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Boolean]))
+        .description(Some("A JSON Schema: an object, or `true`/`false`"))
+        .build()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventSchemaView {
     pub event_type: String,
     pub version: i32,
-    #[schema(value_type = Object)]
+    #[schema(schema_with = json_schema)]
     pub schema: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -46,6 +56,16 @@ fn view(row: &tokio_postgres::Row) -> Result<EventSchemaView, tokio_postgres::Er
 }
 
 const COLUMNS: &str = "event_type, version, schema, created_at, updated_at";
+
+/// Whether any key or string in `value` holds U+0000.
+fn contains_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(contains_nul),
+        serde_json::Value::Object(fields) => fields.iter().any(|(key, value)| key.contains('\0') || contains_nul(value)),
+        _ => false,
+    }
+}
 
 fn checked_type(event_type: &str) -> Result<(), ApiError> {
     if valid_type(event_type) { Ok(()) } else { Err(ApiError::field("event_type", "must match ^[a-z0-9]+([._-][a-z0-9]+)*$")) }
@@ -64,6 +84,10 @@ pub async fn put_schema(
 ) -> ApiResult<web::Json<EventSchemaView>> {
     let event_type = event_type.into_inner();
     checked_type(&event_type)?;
+    if contains_nul(&body.0.schema) {
+        // Postgres' jsonb cannot hold U+0000; refuse it here instead of failing the insert.
+        return Err(ApiError::field("schema", "must not contain the character U+0000"));
+    }
     SchemaRegistry::compile(&body.0.schema)?;
     let mut client = state.pool.get().await?;
     let tx = begin_tenant_tx(&mut client, principal.tenant_id).await?;
@@ -91,7 +115,7 @@ pub async fn put_schema(
     Ok(web::Json(saved))
 }
 
-#[utoipa::path(tag = "events", params(PageQuery), responses((status = 200, body = Page<EventSchemaView>)), security(("bearer" = [])))]
+#[utoipa::path(tag = "events", params(PageQuery), responses((status = 200, body = Page<EventSchemaView>), (status = 403, body = Problem), (status = 422, body = Problem, description = "`limit` out of range or `cursor` not one of ours")), security(("bearer" = [])))]
 #[get("/event-schemas")]
 pub async fn list_schemas(
     state: web::Data<AppState>,
@@ -114,7 +138,7 @@ pub async fn list_schemas(
     Ok(web::Json(Page::from_rows(schemas, limit, |s: &EventSchemaView| s.event_type.clone())))
 }
 
-#[utoipa::path(tag = "events", params(("event_type" = String, Path)), responses((status = 200, body = EventSchemaView), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(tag = "events", params(("event_type" = String, Path)), responses((status = 200, body = EventSchemaView), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
 #[get("/event-schemas/{event_type}")]
 pub async fn get_schema(
     state: web::Data<AppState>,
@@ -130,7 +154,7 @@ pub async fn get_schema(
     row.map(|r| view(&r)).transpose()?.map(web::Json).ok_or(ApiError::NotFound)
 }
 
-#[utoipa::path(tag = "events", params(("event_type" = String, Path)), responses((status = 204), (status = 404, body = Problem)), security(("bearer" = [])))]
+#[utoipa::path(tag = "events", params(("event_type" = String, Path)), responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
 #[delete("/event-schemas/{event_type}")]
 pub async fn delete_schema(
     state: web::Data<AppState>,
@@ -157,4 +181,17 @@ pub async fn delete_schema(
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_schemas).service(get_schema).service(put_schema).service(delete_schema);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_anywhere_in_a_schema_is_found() {
+        assert!(contains_nul(&json!({"properties": {"a": {"const": "x\u{0}"}}})));
+        assert!(contains_nul(&json!({"enum": [1, "\u{0}"]})));
+        assert!(contains_nul(&json!({"a\u{0}": true})));
+        assert!(!contains_nul(&json!({"type": "object", "required": ["a"], "maximum": 0})));
+    }
 }

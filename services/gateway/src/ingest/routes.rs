@@ -45,6 +45,16 @@ pub struct BatchReceipt {
     pub rejected: usize,
 }
 
+/// The 202 body: a `Receipt` for one event, a `BatchReceipt` for an array.
+/// Documentation only (the handler serialises either directly).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum IngestReceipt {
+    Single(Receipt),
+    Batch(BatchReceipt),
+}
+
 /// Appends one event or a batch. Answers 202 only for events Kafka
 /// acknowledged (`acks=all`); a client `id` (or `Idempotency-Key` for a single
 /// event) is deduplicated per tenant: a repeat is reported as `duplicate`
@@ -55,7 +65,7 @@ pub struct BatchReceipt {
     params(("Idempotency-Key" = Option<String>, Header, description = "Dedupe key for a single event without an id")),
     responses(
         (status = 200, description = "application/x-ndjson: one result line per input line, streamed", content_type = "application/x-ndjson"),
-        (status = 202, description = "Single event: a Receipt; batch: a BatchReceipt", body = BatchReceipt),
+        (status = 202, description = "Single event: a Receipt; batch: a BatchReceipt", body = IngestReceipt),
         (status = 400, body = Problem, description = "the body is not valid JSON"),
         (status = 401, body = Problem),
         (status = 403, body = Problem, description = "the key lacks events:write"),

@@ -36,6 +36,23 @@ pub struct StreamQuery {
     pub offsets: Option<String>,
 }
 
+/// One Server-Sent Event of the live tail, as an SSE client parses it
+/// (`frame::event_frame` writes it). Documentation only.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct TailEvent {
+    /// `<partition>:<offset>`; send the last one seen as `Last-Event-ID` to resume after it.
+    #[schema(example = "2:55")]
+    id: String,
+    /// The event's type.
+    #[schema(example = "invoice.paid")]
+    event: String,
+    /// The event as one line of JSON: `id`, `type`, `source`, `subject`,
+    /// `time`, `received_at`, `partition`, `offset` and `data`.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
+
 /// Streams the tenant's events as `text/event-stream`. Each frame has
 /// `id: <partition>:<offset>`, `event: <type>` and a JSON `data:` line;
 /// `: keep-alive` comments come every 15 s. Send the last seen id as
@@ -50,7 +67,7 @@ pub struct StreamQuery {
         ("Last-Event-ID" = Option<String>, Header, description = "`<partition>:<offset>` of the last event seen; resumes right after it")
     ),
     responses(
-        (status = 200, content_type = "text/event-stream", body = String, description = "Server-Sent Events, until the client disconnects or the credential stops being valid"),
+        (status = 200, content_type = "text/event-stream", body = TailEvent, description = "Server-Sent Events, until the client disconnects or the credential stops being valid; the schema is that of one event"),
         (status = 401, body = crate::problem::Problem),
         (status = 403, body = crate::problem::Problem, description = "the key lacks events:read, or the role may not read events"),
         (status = 422, body = crate::problem::Problem, description = "invalid from, offsets or Last-Event-ID"),
