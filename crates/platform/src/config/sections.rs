@@ -85,9 +85,9 @@ impl Validate for TopicNames {
             ("dlq", &self.dlq),
             ("redrive", &self.redrive),
         ]
-            .into_iter()
-            .filter_map(|(field, name)| topic_name_problem(name).map(|m| FieldProblem::new(field, m)))
-            .collect()
+        .into_iter()
+        .filter_map(|(field, name)| topic_name_problem(name).map(|m| FieldProblem::new(field, m)))
+        .collect()
     }
 }
 
