@@ -4,7 +4,7 @@ SHELL := /bin/bash
 STACK := deploy/local/stack.sh
 TEST_ENV := . deploy/local/test-env.sh
 
-.PHONY: help dev test stack-up stack-down stack-status test-stack-up test-stack-down migrate topics build check lint fmt proto clean-stack bench
+.PHONY: help dev test stack-up stack-down stack-status test-stack-up test-stack-down migrate topics build check lint linkcheck fmt proto clean-stack bench
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -45,9 +45,13 @@ build: ## Build every binary (debug)
 check: ## Type-check everything, tests included
 	cargo check --workspace --all-targets
 
-lint: ## Clippy with warnings as errors, and formatting check
+lint: ## Clippy with warnings as errors, formatting check, and the docs' link check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo fmt --all -- --check
+	@deploy/local/linkcheck.sh
+
+linkcheck: ## Offline check of every link in README.md, docs/ and deploy/*/README.md (builds the pinned lychee once)
+	@deploy/local/linkcheck.sh
 
 fmt: ## Format the code
 	cargo fmt --all

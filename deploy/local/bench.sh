@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make bench`: issue 4's ingest benchmark, on loopback, bounded in time.
+# `make bench`: the ingest and read-side benchmark, on loopback, bounded in time.
 # Starts its own stack instance (.stack/bench, Kafka 39092/39093, PostgreSQL
 # 35432), builds release binaries, runs the release gateway, then measures
 # the raw producer and HTTP ceilings and the gateway (single, batch of 100,
@@ -141,7 +141,7 @@ fi
 # VmHWM: the peak resident set over the gateway's whole life, i.e. under load.
 rss_kib="$(awk '/^VmHWM:/ {print $2}' "/proc/$gateway_pid/status" 2>/dev/null || true)"
 
-# Issue 5, the read side, on a topic of its own: the COPY ceiling, the
+# The read side, on a topic of its own: the COPY ceiling, the
 # projector catching up a backlog (version 1) and rebuilding it side by side
 # (version 2, `signalctl projections rebuild`), and the projector's peak RSS.
 # A database of its own, dropped afterwards: earlier runs' rows and read-model

@@ -1,4 +1,4 @@
-//! End to end (issue 5): single events sent to the gateway at a steady
+//! End to end: single events sent to the gateway at a steady
 //! rate, every `sample_every`-th one timed from its HTTP accept (the 202
 //! arriving) until its row is visible in the serving read model. The time
 //! from sending the request to the accept is reported beside it.

@@ -5,7 +5,7 @@ use chrono::{SecondsFormat, Utc};
 use serde_json::json;
 use signalops_proto::{ENVELOPE_SCHEMA_VERSION, Event, Message as _};
 
-/// Size of the `data` object in bytes, as the record size.
+/// Size of the `data` object in bytes: the record size the budget is stated for.
 pub const DATA_BYTES: usize = 300;
 
 /// A `data` object of exactly `DATA_BYTES` bytes (padded with a note).

@@ -1,4 +1,4 @@
-//! The read side of issue 5's benchmark: a topic filled with envelopes for
+//! The read side of the benchmark: a topic filled with envelopes for
 //! the projector to rebuild, and the Postgres ceiling — COPY of the same
 //! rows into the same table shape (a scratch read-model schema).
 

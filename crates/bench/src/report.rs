@@ -1,4 +1,4 @@
-//! Judges the results against the performance budget (DESIGN.md): always as
+//! Judges the results against the performance budget (docs/benchmarks.md): always as
 //! a ratio to a ceiling measured in the same run on the same machine, because
 //! absolute numbers on a shared 2-core box say little.
 
@@ -211,7 +211,7 @@ pub fn render(results: &[ScenarioResult], context: &Context) -> String {
     out
 }
 
-/// Issue 5's rows: the COPY ceiling, the projector catching up a backlog
+/// The read side's rows: the COPY ceiling, the projector catching up a backlog
 /// and rebuilding it (≥ 0.6 × COPY; the rebuild also ≤ 30 s), keeping up
 /// with a steady ingest of 0.6 × COPY, one tenant at full speed (reported
 /// only), end to end, and its RSS.

@@ -1,4 +1,4 @@
-//! The scenarios of issue 4's benchmark. Each returns a `ScenarioResult`;
+//! The ingest scenarios of the benchmark. Each returns a `ScenarioResult`;
 //! none of them judges it (the report does, against the ceilings).
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! A steady ingest (issue 5's live scenario): batches offered at a fixed
+//! A steady ingest (the projector's live scenario): batches offered at a fixed
 //! rate, open loop, from several tenants in turn, as a platform's front door
 //! sees them. The projector's side (applied rate, lag) is read by bench.sh.
 

@@ -1,6 +1,6 @@
-//! The gateway: SignalOps' HTTP front door. It hosts the admin API (and, with
-//! issue 4, the ingest API) under `/v1`, and the health endpoints every
-//! service has.
+//! The gateway: SignalOps' HTTP front door. It hosts the admin API, ingest,
+//! the query API and the live tail under `/v1`, and the health endpoints
+//! every service has.
 
 pub mod api_keys;
 pub mod audit;

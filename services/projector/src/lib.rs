@@ -20,18 +20,19 @@ pub use projection::EventsProjection;
 pub const SPEC: WorkerSpec = WorkerSpec { name: "projector", default_group: "signalops-projector", default_port: 9101 };
 
 /// Records per partition batch and the longest a batch waits, unless
-/// configured: `make bench` measured 4,000 / 100 ms at 1.3× the rate of the
-/// shared defaults (500 / 50 ms) with no more memory; 10,000 / 200 ms was no
-/// better (docs/benchmarks.md). Since batches are applied while polling goes
-/// on (ADR 0014), 25 ms catches up as fast as 100 ms and takes up to 75 ms
-/// off a live event's way to its row.
+/// configured. Large batches amortise the per-statement cost of the bulk
+/// insert, which the shared defaults (500 / 50 ms) leave on the table; the
+/// wait stays short because batches are applied while polling goes on
+/// (ADR 0014), so a longer one would only delay a live event on its way to
+/// its row. The runs behind both numbers are in docs/benchmarks.md.
 pub const BATCH_MAX_RECORDS: u64 = 4_000;
 pub const BATCH_MAX_WAIT_MS: u64 = 25;
 
-/// librdkafka's prefetch, unless configured: once full queues no longer
-/// parked fetches for a second (ADR 0017) the projector caught up twice as
-/// fast, and 1 MiB with these batches peaked at 259 MiB in a side-by-side
-/// rebuild; 512 KiB peaked at 220 MiB for about a tenth of the rate.
+/// librdkafka's prefetch per partition, unless configured: a side-by-side
+/// rebuild runs two runtimes over every partition in one process, and with
+/// these batches 1 MiB per partition does not fit the projector's memory
+/// budget, while 512 KiB fits it at a small cost in rate now that a full
+/// queue is refetched within milliseconds (ADR 0013, ADR 0017).
 pub const PREFETCH_KBYTES: u64 = 512;
 
 /// The shared worker configuration with the projector's own defaults.

@@ -1,4 +1,4 @@
-//! The first slice of ingestion: one JSON event per request, with an honest
+//! Ingesting one JSON event per request, with an honest
 //! receipt, authorised by an API key with the events:write scope.
 
 use std::time::Duration;
