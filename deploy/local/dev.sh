@@ -21,6 +21,9 @@ say() { printf '[dev] %s\n' "$*" >&2; }
 die() { printf '[dev] error: %s\n' "$*" >&2; exit 1; }
 
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust with rustup (https://rustup.rs)"
+# shellcheck source=lib/build-deps.sh
+. "$HERE/lib/build-deps.sh"
+ensure_build_deps
 command -v python3 >/dev/null 2>&1 || die "python3 not found: apt-get install -y python3"
 
 "$HERE/stack.sh" up

@@ -17,6 +17,9 @@ REPO="$(cd "$HERE/../.." && pwd)"
 cd "$REPO"
 
 command -v cargo >/dev/null 2>&1 || { echo "test: cargo not found: install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
+# shellcheck source=lib/build-deps.sh
+. "$HERE/lib/build-deps.sh"
+ensure_build_deps
 
 "$HERE/stack.sh" up
 if [[ "${KEEP_STACK:-0}" != "1" ]]; then
