@@ -31,6 +31,9 @@ pub struct ConsumerMetrics {
     pub dead_letters: IntCounterVec,
     pub transient_retries: IntCounterVec,
     pub rebalances: IntCounterVec,
+    pub stalled_seconds: prometheus::GaugeVec,
+    pub gaps: IntCounterVec,
+    pub redrives: IntCounterVec,
 }
 
 #[allow(clippy::expect_used)] // metric definitions are constants; a bad one is a programming error
@@ -62,8 +65,8 @@ pub fn consumer() -> &'static ConsumerMetrics {
         ),
         dead_letters: register(
             IntCounterVec::new(
-                Opts::new("signalops_consumer_dead_letters_total", "Records sent to the dead-letter topic"),
-                &["group", "topic"],
+                Opts::new("signalops_dlq_records_total", "Records sent to the dead-letter topic, by group and error class"),
+                &["group", "error_class"],
             )
             .expect("metric"),
         ),
@@ -78,6 +81,30 @@ pub fn consumer() -> &'static ConsumerMetrics {
             IntCounterVec::new(
                 Opts::new("signalops_consumer_rebalances_total", "Partition assignments and revocations"),
                 &["group", "kind"],
+            )
+            .expect("metric"),
+        ),
+        stalled_seconds: register(
+            prometheus::GaugeVec::new(
+                Opts::new(
+                    "signalops_consumer_partition_stalled_seconds",
+                    "How long a partition has been retrying a batch after transient failures (0 when it applies)",
+                ),
+                &["group", "topic", "partition"],
+            )
+            .expect("metric"),
+        ),
+        gaps: register(
+            IntCounterVec::new(
+                Opts::new("signalops_consumer_gaps_refused_total", "Batches refused because they started past the stored offset"),
+                &["group"],
+            )
+            .expect("metric"),
+        ),
+        redrives: register(
+            IntCounterVec::new(
+                Opts::new("signalops_consumer_redriven_records_total", "Redriven dead letters, by outcome (applied, duplicate)"),
+                &["group", "outcome"],
             )
             .expect("metric"),
         ),

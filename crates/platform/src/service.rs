@@ -58,6 +58,8 @@ impl WorkerSpec {
 pub struct Started {
     pub pool: Pool,
     pub health: HealthServer,
+    /// `/readyz`'s checks; consumer services add their members' health.
+    pub readiness: Readiness,
     pub telemetry: TelemetryGuard,
 }
 
@@ -75,10 +77,10 @@ pub async fn start(
         .await
         .with_context(|| format!("cannot reach Kafka at {}; is the stack up? (make stack-up)", kafka.brokers))?;
     let readiness = Readiness::new(vec![Arc::new(PostgresReadiness(pool.clone())), Arc::new(KafkaReadiness(kafka.clone()))]);
-    let health =
-        start_health_server(http, readiness).with_context(|| format!("cannot listen on {}:{} (http.port)", http.host, http.port))?;
+    let health = start_health_server(http, readiness.clone())
+        .with_context(|| format!("cannot listen on {}:{} (http.port)", http.host, http.port))?;
     tracing::info!(addr = %health.local_addr, "service started");
-    Ok(Started { pool, health, telemetry })
+    Ok(Started { pool, health, readiness, telemetry })
 }
 
 /// A pool whose role has passed the row-level-security safety check.

@@ -3,12 +3,33 @@
 //! every test gets a fresh database and fresh topics, so tests never see
 //! each other's data.
 
+pub mod consumer_fixture;
 mod probe_handler;
 pub mod service_check;
 mod stack;
 
 pub use probe_handler::{PROBE_TABLE_SQL, ProbeHandler};
 pub use stack::{TestDatabase, TestStack};
+
+/// The `consumer-probe` binary built next to the test binaries.
+pub fn probe_binary() -> std::path::PathBuf {
+    sibling_binary("consumer-probe")
+}
+
+/// The `tcp-relay` binary built next to the test binaries.
+pub fn relay_binary() -> std::path::PathBuf {
+    sibling_binary("tcp-relay")
+}
+
+fn sibling_binary(name: &str) -> std::path::PathBuf {
+    // Test binaries live in target/<profile>/deps; binaries one level up.
+    let mut path = std::env::current_exe().expect("test binary path");
+    path.pop();
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    path.join(name)
+}
 
 /// Polls `check` until it returns `Some` or `timeout` passes.
 pub async fn eventually<T, F, Fut>(timeout: std::time::Duration, mut check: F) -> Option<T>

@@ -1,6 +1,8 @@
 //! A consumer handler for tests: one row per record, so "exactly once" can
-//! be checked by counting. Payloads starting with `poison` are declared
-//! poison; the first `transient_failures` batches fail transiently.
+//! be checked by counting (a record applied twice shows as two rows).
+//! Payloads starting with `poison` are declared poison, payloads starting
+//! with `panic` make it panic, and the first `transient_failures` batches
+//! fail transiently. Database errors go back to the runtime as they are.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -58,6 +60,7 @@ impl BatchHandler for ProbeHandler {
             if payload.starts_with("poison") {
                 return Err(HandlerError::poison(index, "payload says poison"));
             }
+            assert!(!payload.starts_with("panic"), "payload says panic");
             let trace_id = trace_context::trace_id(&record.parent_context());
             tx.execute(&statement, &[&record.topic, &record.partition, &record.offset, &payload, &trace_id, &self.name]).await?;
         }

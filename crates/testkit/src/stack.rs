@@ -75,13 +75,19 @@ impl TestStack {
     /// Creates a topic with a random name.
     pub async fn topic(&self, prefix: &str, partitions: i32) -> anyhow::Result<String> {
         let name = format!("test.{prefix}.{}", uuid::Uuid::new_v4().simple());
+        self.create_topic(&name, partitions).await?;
+        Ok(name)
+    }
+
+    /// Creates the topic `name` (for a test that first runs without it).
+    pub async fn create_topic(&self, name: &str, partitions: i32) -> anyhow::Result<()> {
         let admin: AdminClient<DefaultClientContext> = rdkafka::ClientConfig::new().set("bootstrap.servers", &self.brokers).create()?;
-        let topic = NewTopic::new(&name, partitions, TopicReplication::Fixed(1));
+        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
         let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         for result in admin.create_topics([&topic], &options).await? {
             result.map_err(|(topic, code)| anyhow::anyhow!("creating topic {topic}: {code}"))?;
         }
-        Ok(name)
+        Ok(())
     }
 }
 

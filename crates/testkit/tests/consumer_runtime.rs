@@ -1,196 +1,16 @@
 //! The delivery contract of the consumer runtime, against the real broker
 //! and database: every test produces records, consumes them with a handler
-//! that inserts one row per record, and checks the effect happened exactly
-//! once per record.
+//! that inserts one row per record (so a record applied twice shows as two
+//! rows), and checks the effect happened exactly once per record.
 
-use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
-use signalops_platform::config::{ConsumerSettings, LogFormat, TelemetrySettings};
-use signalops_platform::consumer::{BatchHandler, ConsumerRuntime, DeadLetterSink};
-use signalops_platform::kafka::{Delivered, EventProducer, OutgoingRecord};
-use signalops_platform::{postgres, telemetry};
+use signalops_platform::config::{LogFormat, TelemetrySettings};
+use signalops_platform::telemetry;
 use signalops_proto::{DeadLetter, Message as _};
-use signalops_testkit::{PROBE_TABLE_SQL, ProbeHandler, TestDatabase, TestStack, eventually};
-use tokio_util::sync::CancellationToken;
-
-struct Fixture {
-    stack: TestStack,
-    db: TestDatabase,
-    topic: String,
-    dlq: String,
-    group: String,
-    producer: EventProducer,
-}
-
-async fn fixture(partitions: i32) -> Fixture {
-    let stack = TestStack::attach();
-    let db = stack.fresh_database().await.expect("database");
-    db.owner().await.expect("owner").batch_execute(PROBE_TABLE_SQL).await.expect("probe table");
-    let topic = stack.topic("runtime", partitions).await.expect("topic");
-    let dlq = stack.topic("dlq", 1).await.expect("dlq topic");
-    let producer = EventProducer::new(&stack.kafka_settings(), "runtime-test").expect("producer");
-    let group = format!("test-group-{}", uuid::Uuid::new_v4().simple());
-    Fixture { stack, db, topic, dlq, group, producer }
-}
-
-impl Fixture {
-    async fn produce(&self, payloads: impl IntoIterator<Item = String>) -> Vec<Delivered> {
-        let records: Vec<OutgoingRecord> = payloads
-            .into_iter()
-            .enumerate()
-            .map(|(i, payload)| OutgoingRecord {
-                topic: self.topic.clone(),
-                key: Some(format!("tenant-{}", i % 17).into_bytes()),
-                payload: payload.into_bytes(),
-                headers: vec![],
-            })
-            .collect();
-        self.producer.send_all(records).await.into_iter().map(|r| r.expect("delivered")).collect()
-    }
-
-    async fn produce_n(&self, n: usize) -> Vec<Delivered> {
-        self.produce((0..n).map(|i| format!("record-{i}"))).await
-    }
-
-    fn member(&self, handler: impl BatchHandler) -> (tokio::task::JoinHandle<()>, CancellationToken) {
-        self.member_with_instance(handler, None)
-    }
-
-    fn member_with_instance(
-        &self,
-        handler: impl BatchHandler,
-        instance_id: Option<&str>,
-    ) -> (tokio::task::JoinHandle<()>, CancellationToken) {
-        self.member_with(handler, |settings| settings.instance_id = instance_id.map(str::to_owned))
-    }
-
-    fn member_with(
-        &self,
-        handler: impl BatchHandler,
-        adjust: impl FnOnce(&mut ConsumerSettings),
-    ) -> (tokio::task::JoinHandle<()>, CancellationToken) {
-        let mut settings = ConsumerSettings {
-            batch_max_records: 100,
-            session_timeout_ms: 10_000,
-            drain_timeout_ms: 5_000,
-            ..ConsumerSettings::for_group(self.group.clone())
-        };
-        adjust(&mut settings);
-        let pool = postgres::connect_pool(&self.db.settings()).expect("pool");
-        let runtime = ConsumerRuntime::new(
-            self.stack.kafka_settings(),
-            settings,
-            vec![self.topic.clone()],
-            pool,
-            Arc::new(handler),
-            DeadLetterSink::new(self.producer.clone(), self.dlq.clone()),
-        );
-        let token = CancellationToken::new();
-        let stop = token.clone();
-        let task = tokio::spawn(async move { runtime.run(stop).await.expect("runtime ran") });
-        (task, token)
-    }
-
-    /// (rows, distinct (partition, offset) pairs)
-    async fn counts(&self) -> (i64, i64) {
-        let owner = self.db.owner().await.expect("owner");
-        let row = owner
-            .query_one("SELECT count(*), count(DISTINCT (partition, kafka_offset)) FROM probe_rows WHERE topic = $1", &[&self.topic])
-            .await
-            .expect("count");
-        (row.get(0), row.get(1))
-    }
-
-    async fn wait_for_rows(&self, n: i64, timeout: Duration) -> (i64, i64) {
-        eventually(timeout, || async {
-            let counts = self.counts().await;
-            (counts.0 >= n).then_some(counts)
-        })
-        .await
-        .unwrap_or(self.counts().await)
-    }
-
-    async fn rows_by_member(&self) -> Vec<(String, i64)> {
-        let owner = self.db.owner().await.expect("owner");
-        owner
-            .query("SELECT written_by, count(*) FROM probe_rows GROUP BY 1 ORDER BY 1", &[])
-            .await
-            .expect("by member")
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect()
-    }
-
-    async fn stored_offsets_total(&self) -> i64 {
-        let owner = self.db.owner().await.expect("owner");
-        owner
-            .query_one("SELECT coalesce(sum(next_offset), 0)::bigint FROM consumer_offsets WHERE group_id = $1", &[&self.group])
-            .await
-            .expect("offsets")
-            .get(0)
-    }
-
-    /// A member in its own process (so it can be killed), slowed down so
-    /// there is always a batch in flight.
-    fn probe_process(&self, name: &str) -> tokio::process::Child {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_consumer-probe"))
-            .args(["--brokers", &self.stack.brokers, "--database-url", &self.db.app_url, "--topic", &self.topic])
-            .args(["--dlq-topic", &self.dlq, "--group", &self.group, "--name", name, "--batch-max-records", "20", "--delay-ms", "20"])
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("probe starts")
-    }
-
-    /// Per partition: (Kafka committed offset, Postgres next_offset).
-    async fn kafka_and_postgres_offsets(&self, partitions: i32) -> Vec<(i32, i64, i64)> {
-        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", &self.stack.brokers)
-            .set("group.id", &self.group)
-            .create()
-            .expect("client");
-        let mut tpl = TopicPartitionList::new();
-        for partition in 0..partitions {
-            tpl.add_partition(&self.topic, partition);
-        }
-        let committed = consumer.committed_offsets(tpl, Duration::from_secs(10)).expect("committed offsets");
-        let owner = self.db.owner().await.expect("owner");
-        let mut result = Vec::new();
-        for element in committed.elements() {
-            let kafka = element.offset().to_raw().filter(|o| *o >= 0).unwrap_or(0);
-            let stored: Option<i64> = owner
-                .query_opt(
-                    "SELECT next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3",
-                    &[&self.group, &self.topic, &element.partition()],
-                )
-                .await
-                .expect("stored")
-                .map(|r| r.get(0));
-            result.push((element.partition(), kafka, stored.unwrap_or(0)));
-        }
-        result
-    }
-
-    /// Members currently in the group, as the broker reports them.
-    fn group_members(&self) -> usize {
-        let client: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", &self.stack.brokers).create().expect("client");
-        client
-            .fetch_group_list(Some(&self.group), Duration::from_secs(5))
-            .ok()
-            .and_then(|list| list.groups().first().map(|g| if g.state() == "Stable" { g.members().len() } else { 0 }))
-            .unwrap_or(0)
-    }
-}
-
-async fn stop(member: (tokio::task::JoinHandle<()>, CancellationToken)) {
-    member.1.cancel();
-    tokio::time::timeout(Duration::from_secs(20), member.0).await.expect("drained in time").expect("member task");
-}
+use signalops_testkit::consumer_fixture::{fixture, read_all, stop};
+use signalops_testkit::{ProbeHandler, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn n_records_produce_exactly_n_rows_and_offsets_land_in_postgres() {
@@ -248,9 +68,8 @@ async fn a_poison_record_goes_to_the_dlq_with_its_offset_and_the_rest_is_process
     let deliveries = f.produce(payloads).await;
     let poison_at = deliveries[17];
     let member = f.member(ProbeHandler::new("a"));
-    let (rows, distinct) = f.wait_for_rows(49, Duration::from_secs(60)).await;
-    // Give the runtime a moment to (wrongly) dead-letter anything else.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(f.wait_quiescent(Duration::from_secs(60)).await, "every partition applied and committed to its end");
+    let (rows, distinct) = f.counts().await;
     stop(member).await;
     assert_eq!((rows, distinct), (49, 49));
     assert_eq!(f.stored_offsets_total().await, 50, "the partition moved past the poison record");
@@ -264,6 +83,7 @@ async fn a_poison_record_goes_to_the_dlq_with_its_offset_and_the_rest_is_process
     assert_eq!(letter.original_value, b"poison-17");
     assert_eq!(letter.original_key, b"tenant-0");
     assert!(letter.error.contains("poison"), "{}", letter.error);
+    assert_eq!(letter.error_class, "poison");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -305,7 +125,8 @@ async fn rebalances_during_processing_keep_the_effect_exactly_once() {
     f.wait_for_rows(1_500, Duration::from_secs(60)).await;
     // The first member leaves mid-stream: its partitions drain and move to b.
     stop(a).await;
-    let (rows, distinct) = f.wait_for_rows(n as i64, Duration::from_secs(90)).await;
+    assert!(f.wait_quiescent(Duration::from_secs(90)).await, "b applied and committed every partition to its end");
+    let (rows, distinct) = f.counts().await;
     stop(b).await;
     assert_eq!((rows, distinct), (n as i64, n as i64));
     let by_member = f.rows_by_member().await;
@@ -325,9 +146,11 @@ async fn a_member_killed_with_sigkill_and_restarted_leaves_exactly_n_rows() {
     assert!(partial < n as i64, "killed mid-stream ({partial} rows)");
 
     let mut second = probe("second");
-    let (rows, distinct) = f.wait_for_rows(n as i64, Duration::from_secs(120)).await;
+    let quiescent = f.wait_quiescent(Duration::from_secs(120)).await;
+    let (rows, distinct) = f.counts().await;
     second.start_kill().expect("stop");
     let _ = second.wait().await;
+    assert!(quiescent, "the restarted member applied and committed every partition to its end");
     assert_eq!((rows, distinct), (n as i64, n as i64), "none missing, none twice");
 }
 
@@ -404,26 +227,4 @@ async fn a_static_member_joins_with_its_instance_id_and_restarts_exactly_once() 
     let (rows, distinct) = f.wait_for_rows(300, Duration::from_secs(60)).await;
     stop(second).await;
     assert_eq!((rows, distinct), (300, 300));
-}
-
-/// Every record currently on `topic` (single partition), read from the start.
-fn read_all(brokers: &str, topic: &str, timeout: Duration) -> Vec<Vec<u8>> {
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", format!("reader-{}", uuid::Uuid::new_v4().simple()))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("reader");
-    let (_, high) = consumer.fetch_watermarks(topic, 0, Duration::from_secs(5)).expect("watermarks");
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, 0, Offset::Beginning).expect("tpl");
-    consumer.assign(&tpl).expect("assign");
-    let mut values = Vec::new();
-    let deadline = std::time::Instant::now() + timeout;
-    while (values.len() as i64) < high && std::time::Instant::now() < deadline {
-        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
-            values.push(message.payload().unwrap_or_default().to_vec());
-        }
-    }
-    values
 }

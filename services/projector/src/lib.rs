@@ -56,7 +56,8 @@ pub async fn run() -> anyhow::Result<()> {
     let dead_letters = DeadLetterSink::new(producer, config.kafka.topics.dlq.clone());
     let stop = shutdown::on_signal();
     partitions::spawn_maintenance(started.pool.clone(), stop.clone());
-    let outcome = versions::supervise(config, started.pool.clone(), dead_letters, stop).await.context("projector");
+    let outcome =
+        versions::supervise(config, started.pool.clone(), dead_letters, started.readiness.clone(), stop).await.context("projector");
     started.health.stop().await;
     outcome
 }

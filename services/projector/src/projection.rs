@@ -82,7 +82,7 @@ impl BatchHandler for EventsProjection {
     async fn handle(&self, tx: &Transaction<'_>, records: &[Record]) -> Result<(), HandlerError> {
         let mut rows = Vec::with_capacity(records.len());
         for (index, record) in records.iter().enumerate() {
-            rows.push(EventRow::from_record(record).map_err(|e| HandlerError::poison(index, e.to_string()))?);
+            rows.push(EventRow::from_record(record).map_err(|e| HandlerError::undecodable(index, e.to_string()))?);
         }
         // Records are keyed by tenant, so a batch nearly always holds one.
         let mut tenants: Vec<TenantId> = rows.iter().map(|r| r.tenant).collect();
@@ -90,22 +90,10 @@ impl BatchHandler for EventsProjection {
         tenants.dedup();
         for tenant in tenants {
             let of_tenant: Vec<&EventRow> = rows.iter().filter(|r| r.tenant == tenant).collect();
-            self.write_tenant(tx, tenant, &of_tenant).await.map_err(|e| classify(e, &rows, tenant))?;
+            // A refused row (data, constraint) is permanent for the batch: the
+            // runtime bisects it down to the record and dead-letters only that.
+            self.write_tenant(tx, tenant, &of_tenant).await?;
         }
         Ok(())
-    }
-}
-
-/// `rows::EventRow` already refuses what Postgres would (NUL bytes, broken
-/// JSON, times out of range), so a data error here is unexpected. With one
-/// row it is that row's fault (poison); with several we cannot tell which,
-/// so the batch is retried and the error logged rather than dead-lettering a
-/// good record. Anything else (connection, deadlock, timeout) is transient.
-fn classify(error: tokio_postgres::Error, rows: &[EventRow], tenant: TenantId) -> HandlerError {
-    let data_error = error.code().is_some_and(|c| c.code().starts_with("22"));
-    let of_tenant: Vec<usize> = rows.iter().enumerate().filter(|(_, r)| r.tenant == tenant).map(|(i, _)| i).collect();
-    match of_tenant.as_slice() {
-        [index] if data_error => HandlerError::poison(*index, format!("Postgres refused the row: {error}")),
-        _ => HandlerError::Transient(error.into()),
     }
 }

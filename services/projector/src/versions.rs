@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use signalops_platform::consumer::{ConsumerRuntime, DeadLetterSink};
+use signalops_platform::http::{Readiness, ReadinessCheck};
 use signalops_platform::postgres::Pool;
 use signalops_platform::read_models::group_of;
 use signalops_platform::service::WorkerConfig;
@@ -50,12 +51,19 @@ async fn live_versions(pool: &Pool, base_group: &str) -> anyhow::Result<Vec<Vers
 struct Running {
     task: JoinHandle<Result<(), signalops_platform::consumer::RuntimeError>>,
     stop: CancellationToken,
+    health: Arc<dyn ReadinessCheck>,
 }
 
 /// Supervises the runtimes until `shutdown`, then drains them all. A
 /// runtime that fails ends the service (with its error), so the
 /// orchestrator restarts it rather than a version silently falling behind.
-pub async fn supervise(config: WorkerConfig, pool: Pool, dead_letters: DeadLetterSink, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn supervise(
+    config: WorkerConfig,
+    pool: Pool,
+    dead_letters: DeadLetterSink,
+    readiness: Readiness,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let mut running: BTreeMap<i32, Running> = BTreeMap::new();
     let mut tick = tokio::time::interval(POLL_EVERY);
     let outcome = loop {
@@ -81,7 +89,9 @@ pub async fn supervise(config: WorkerConfig, pool: Pool, dead_letters: DeadLette
         for version in &wanted {
             running.entry(version.version).or_insert_with(|| {
                 tracing::info!(version = version.version, schema = %version.schema, group = %version.group, "projecting read model version");
-                start(&config, &pool, &dead_letters, version)
+                let running = start(&config, &pool, &dead_letters, version);
+                readiness.add(Arc::clone(&running.health));
+                running
             });
         }
         let gone: Vec<i32> = running.keys().filter(|v| !wanted.iter().any(|w| w.version == **v)).copied().collect();
@@ -90,6 +100,7 @@ pub async fn supervise(config: WorkerConfig, pool: Pool, dead_letters: DeadLette
                 tracing::info!(version, "stopping read model version");
                 r.stop.cancel();
                 let _ = r.task.await;
+                readiness.remove(&r.health);
             }
         }
     };
@@ -109,8 +120,10 @@ fn start(config: &WorkerConfig, pool: &Pool, dead_letters: &DeadLetterSink, vers
         pool.clone(),
         Arc::new(EventsProjection::new(&version.schema)),
         dead_letters.clone(),
-    );
+    )
+    .with_redrive_topic(config.kafka.topics.redrive.clone());
+    let health: Arc<dyn ReadinessCheck> = Arc::new(runtime.health());
     let stop = CancellationToken::new();
     let task = tokio::spawn(runtime.run(stop.clone()));
-    Running { task, stop }
+    Running { task, stop, health }
 }

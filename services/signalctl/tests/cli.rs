@@ -51,7 +51,8 @@ async fn migrate_run_twice_at_once_succeeds_both_times() {
 async fn topics_ensure_creates_the_configured_topics_once() {
     let stack = TestStack::attach();
     let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let names: Vec<String> = ["events", "notifications", "deliveries", "dlq", "redrive"].iter().map(|t| format!("test.{t}.{suffix}")).collect();
+    let names: Vec<String> =
+        ["events", "notifications", "deliveries", "dlq", "redrive"].iter().map(|t| format!("test.{t}.{suffix}")).collect();
     let env: Vec<(String, String)> = ["EVENTS", "NOTIFICATIONS", "DELIVERIES", "DLQ", "REDRIVE"]
         .iter()
         .zip(&names)

@@ -108,6 +108,7 @@ fn start_fleet(
         config,
         pool,
         DeadLetterSink::new(producer.clone(), dlq.to_owned()),
+        signalops_platform::http::Readiness::default(),
         stop.clone(),
     ));
     (stop, fleet)

@@ -85,9 +85,9 @@ impl Validate for TopicNames {
             ("dlq", &self.dlq),
             ("redrive", &self.redrive),
         ]
-            .into_iter()
-            .filter_map(|(field, name)| topic_name_problem(name).map(|m| FieldProblem::new(field, m)))
-            .collect()
+        .into_iter()
+        .filter_map(|(field, name)| topic_name_problem(name).map(|m| FieldProblem::new(field, m)))
+        .collect()
     }
 }
 
@@ -252,6 +252,12 @@ pub struct ConsumerSettings {
     pub drain_timeout_ms: u64,
     pub retry_initial_backoff_ms: u64,
     pub retry_max_backoff_ms: u64,
+    /// The longest one attempt at a batch may take (pool wait, row-lock
+    /// wait, statements) before it counts as a transient failure.
+    pub attempt_timeout_ms: u64,
+    /// A partition retrying for longer than this makes `/readyz` fail,
+    /// naming it, until it applies a batch again.
+    pub stall_alert_secs: u64,
 }
 
 impl Default for ConsumerSettings {
@@ -268,6 +274,8 @@ impl Default for ConsumerSettings {
             drain_timeout_ms: 20_000,
             retry_initial_backoff_ms: 100,
             retry_max_backoff_ms: 10_000,
+            attempt_timeout_ms: 30_000,
+            stall_alert_secs: 60,
         }
     }
 }
@@ -307,6 +315,12 @@ impl Validate for ConsumerSettings {
         }
         if self.retry_initial_backoff_ms == 0 || self.retry_initial_backoff_ms > self.retry_max_backoff_ms {
             problems.push(FieldProblem::new("retry_initial_backoff_ms", "must be > 0 and <= retry_max_backoff_ms"));
+        }
+        if !(1_000..=600_000).contains(&self.attempt_timeout_ms) {
+            problems.push(FieldProblem::new("attempt_timeout_ms", "must be between 1000 and 600000"));
+        }
+        if !(1..=86_400).contains(&self.stall_alert_secs) {
+            problems.push(FieldProblem::new("stall_alert_secs", "must be between 1 and 86400"));
         }
         problems
     }

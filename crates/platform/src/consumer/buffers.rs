@@ -72,8 +72,14 @@ impl Buffers {
     }
 
     /// Records buffered and not yet handed to a batch.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.pending.values().map(|p| p.records.len()).sum()
+        self.len_where(|_| true)
+    }
+
+    /// Records buffered for the partitions `counted` selects.
+    pub(crate) fn len_where(&self, counted: impl Fn(&PartitionKey) -> bool) -> usize {
+        self.pending.iter().filter(|(k, _)| counted(k)).map(|(_, p)| p.records.len()).sum()
     }
 
     /// How long the loop may block in poll before some batch is due.

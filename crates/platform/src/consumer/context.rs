@@ -13,7 +13,7 @@ use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 
-use super::apply::Applier;
+use super::apply::{Applier, Outcome};
 use super::buffers::{Buffers, PartitionKey};
 use super::in_flight::InFlight;
 use super::offsets;
@@ -27,12 +27,18 @@ pub(crate) struct RuntimeContext {
     /// Partitions this member owns: librdkafka keeps reporting lag for
     /// partitions it gave away, which must not be exported.
     pub(crate) assigned: Mutex<std::collections::HashSet<PartitionKey>>,
+    /// Per partition, the low watermark found past its stored offset: the
+    /// records in between were deleted by retention, so starting there is
+    /// no gap (see `Slice::floor`).
+    pub(crate) floors: Mutex<std::collections::HashMap<PartitionKey, i64>>,
+    /// Partitions paused in librdkafka while their batch is stalled.
+    pub(crate) paused: Mutex<std::collections::HashSet<PartitionKey>>,
 }
 
 impl ClientContext for RuntimeContext {
     fn stats(&self, statistics: Statistics) {
         let group = self.applier.settings.group_id.as_str();
-        let assigned = self.assigned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let assigned = lock(&self.assigned);
         for (topic, topic_stats) in &statistics.topics {
             for (partition, p) in &topic_stats.partitions {
                 // -1 is librdkafka's internal UA partition; lag -1 means unknown.
@@ -52,10 +58,9 @@ impl ConsumerContext for RuntimeContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 metrics::consumer().rebalances.with_label_values(&[group, "assign"]).inc();
                 self.seek_to_stored_offsets(tpl);
-                self.assigned
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .extend(tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())));
+                let keys: Vec<PartitionKey> = tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect();
+                self.applier.deadlines.clear_partitions(&keys);
+                lock(&self.assigned).extend(keys);
                 let result = if cooperative { consumer.incremental_assign(tpl) } else { consumer.assign(tpl) };
                 match result {
                     Ok(()) => tracing::info!(partitions = %describe(tpl), "partitions assigned"),
@@ -65,22 +70,28 @@ impl ConsumerContext for RuntimeContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 metrics::consumer().rebalances.with_label_values(&[group, "revoke"]).inc();
                 let keys: Vec<PartitionKey> = tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect();
-                // Another member reports these partitions' lag from now on.
-                let mut assigned = self.assigned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                for (topic, partition) in &keys {
-                    assigned.remove(&(topic.clone(), *partition));
-                    let _ = metrics::consumer().lag.remove_label_values(&[group, topic, &partition.to_string()]);
-                }
-                drop(assigned);
                 if consumer.assignment_lost() {
                     // Someone else may already own them: drop the buffer, the
                     // offset fence makes any late write a no-op anyway.
+                    self.applier.deadlines.set_partitions(&keys, Instant::now());
                     self.lock_buffers().take_partitions(&keys);
                     tracing::warn!(partitions = %describe(tpl), "assignment lost");
                 } else {
                     self.drain(consumer, &keys);
                     tracing::info!(partitions = %describe(tpl), "partitions revoked after drain");
                 }
+                // Another member owns, reports and retries these from now on.
+                let mut assigned = lock(&self.assigned);
+                let mut paused = lock(&self.paused);
+                let mut floors = lock(&self.floors);
+                for key in &keys {
+                    assigned.remove(key);
+                    paused.remove(key);
+                    floors.remove(key);
+                    self.applier.health.recovered(key);
+                    let _ = metrics::consumer().lag.remove_label_values(&[group, &key.0, &key.1.to_string()]);
+                }
+                drop((assigned, paused, floors));
                 self.in_flight.forget(&keys);
                 let result = if cooperative { consumer.incremental_unassign(tpl) } else { consumer.unassign() };
                 if let Err(error) = result {
@@ -147,11 +158,91 @@ impl RuntimeContext {
     /// owns. A batch that outlived its partition's revocation (the drain
     /// deadline passed) committed in Postgres, but Kafka's offset now belongs
     /// to the new owner, and an older one from here would overstate lag.
-    pub(crate) fn commit_owned(&self, consumer: &BaseConsumer<Self>, mut committed: Vec<(PartitionKey, i64)>) {
-        let assigned = self.assigned.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    pub(crate) fn commit_owned(&self, consumer: &BaseConsumer<Self>, mut committed: Vec<(PartitionKey, i64)>, mode: CommitMode) {
+        let assigned = lock(&self.assigned);
         committed.retain(|(key, _)| assigned.contains(key));
         drop(assigned);
-        commit_to_kafka(consumer, &committed, CommitMode::Async);
+        commit_to_kafka(consumer, &committed, mode);
+    }
+
+    /// Seeks partitions whose batch was refused for starting past the
+    /// stored offset back to that offset, dropping what was read after it.
+    /// When the broker no longer has the records there (retention deleted
+    /// them), the partition goes on from its earliest record, loudly.
+    pub(crate) fn seek_back_over_gaps(&self, consumer: &BaseConsumer<Self>) {
+        let group = self.applier.settings.group_id.as_str();
+        for (key, (stored, first)) in self.in_flight.gaps() {
+            if !lock(&self.assigned).contains(&key) {
+                self.in_flight.gap_closed(&key);
+                continue;
+            }
+            let (topic, partition) = (key.0.as_str(), key.1);
+            let low = match consumer.fetch_watermarks(topic, partition, Duration::from_secs(5)) {
+                Ok((low, _)) => low,
+                Err(error) => {
+                    tracing::warn!(%error, topic, partition, "cannot read watermarks to seek back over a gap; retrying");
+                    continue;
+                }
+            };
+            let target = if low > stored {
+                tracing::error!(
+                    group,
+                    topic,
+                    partition,
+                    stored,
+                    earliest = low,
+                    "records from the stored offset to the earliest one were deleted by retention before this group applied them; going on from the earliest"
+                );
+                lock(&self.floors).insert(key.clone(), low);
+                low
+            } else {
+                metrics::consumer().gaps.with_label_values(&[group]).inc();
+                tracing::error!(
+                    group,
+                    topic,
+                    partition,
+                    stored,
+                    first,
+                    "internal error: a batch started past the stored offset; refused it and re-reading from the stored offset"
+                );
+                stored
+            };
+            self.lock_buffers().take_partitions(std::slice::from_ref(&key));
+            match consumer.seek(topic, partition, Offset::Offset(target), Duration::from_secs(5)) {
+                Ok(()) => self.in_flight.gap_closed(&key),
+                Err(error) => tracing::warn!(%error, topic, partition, "seeking back over a gap failed; retrying"),
+            }
+        }
+    }
+
+    /// Pauses fetching for partitions whose batch is stalled, and resumes
+    /// them once it applies, so a stalled partition's buffer stays bounded.
+    pub(crate) fn pause_stalled(&self, consumer: &BaseConsumer<Self>) {
+        let stalled: std::collections::HashSet<PartitionKey> = self.applier.health.stalled_partitions().into_iter().collect();
+        let assigned = lock(&self.assigned).clone();
+        let mut paused = lock(&self.paused);
+        let to_pause: Vec<PartitionKey> = stalled.iter().filter(|k| assigned.contains(*k) && !paused.contains(*k)).cloned().collect();
+        let to_resume: Vec<PartitionKey> = paused.iter().filter(|k| !stalled.contains(*k)).cloned().collect();
+        if !to_pause.is_empty() {
+            match consumer.pause(&partition_list(&to_pause)) {
+                Ok(()) => {
+                    tracing::warn!(partitions = ?to_pause, "paused fetching for stalled partitions");
+                    paused.extend(to_pause);
+                }
+                Err(error) => tracing::warn!(%error, "pausing stalled partitions failed"),
+            }
+        }
+        if !to_resume.is_empty() {
+            let owned: Vec<PartitionKey> = to_resume.iter().filter(|k| assigned.contains(*k)).cloned().collect();
+            if let Err(error) = consumer.resume(&partition_list(&owned)) {
+                tracing::warn!(%error, "resuming partitions failed");
+            } else {
+                for key in &to_resume {
+                    paused.remove(key);
+                }
+                tracing::info!(partitions = ?owned, "resumed fetching");
+            }
+        }
     }
 
     /// Hands batches to tasks that apply them while the poll thread reads
@@ -160,10 +251,12 @@ impl RuntimeContext {
         for (key, records) in batches {
             let done = self.in_flight.begin(key.clone());
             let applier = Arc::clone(&self.applier);
+            let floor = lock(&self.floors).get(&key).copied();
             self.runtime.spawn(async move {
-                // A panicking handler must not leave its partition busy forever.
-                let applied = std::panic::AssertUnwindSafe(applier.apply(records, None)).catch_unwind().await;
-                let _ = done.send((key, applied.ok().and_then(Result::ok)));
+                // Handler panics are caught per attempt; this guards the
+                // runtime's own code, so a partition is never left busy.
+                let outcome = std::panic::AssertUnwindSafe(applier.apply(records, floor)).catch_unwind().await;
+                let _ = done.send((key, outcome.unwrap_or(Outcome::Abandoned)));
             });
         }
     }
@@ -174,6 +267,7 @@ impl RuntimeContext {
     /// buffer unapplied: applying later records would skip that batch.
     fn drain(&self, consumer: &BaseConsumer<Self>, keys: &[PartitionKey]) {
         let deadline = Instant::now() + Duration::from_millis(self.applier.settings.drain_timeout_ms);
+        self.applier.deadlines.set_partitions(keys, deadline);
         let mut committed = self.in_flight.settle_partitions(keys, deadline);
         let batches = self.lock_buffers().take_partitions(keys);
         let (safe, unsafe_to_apply): (Vec<_>, Vec<_>) = batches.into_iter().partition(|(key, _)| !self.in_flight.is_blocked(key));
@@ -184,22 +278,36 @@ impl RuntimeContext {
             );
         }
         if !safe.is_empty() {
-            committed.extend(self.runtime.block_on(apply_all(&self.applier, safe, Some(deadline))));
+            let floors = lock(&self.floors).clone();
+            committed.extend(self.runtime.block_on(apply_all(&self.applier, safe, &floors)));
         }
-        commit_to_kafka(consumer, &committed, CommitMode::Sync);
+        // Still owned until this callback returns.
+        self.commit_owned(consumer, committed, CommitMode::Sync);
     }
 }
 
-/// Applies several partitions' batches concurrently; returns the next offsets
-/// that were committed in Postgres.
+/// The runtime's sets and maps hold plain data: a panic elsewhere cannot
+/// leave them inconsistent, so a poisoned lock is still usable.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Applies several partitions' batches concurrently (within the drain
+/// deadlines already set); returns the next offsets committed in Postgres.
 pub(crate) async fn apply_all(
     applier: &Arc<Applier>,
     batches: Vec<(PartitionKey, Vec<Record>)>,
-    deadline: Option<Instant>,
+    floors: &std::collections::HashMap<PartitionKey, i64>,
 ) -> Vec<(PartitionKey, i64)> {
     let tasks = batches.into_iter().map(|(key, records)| {
         let applier = Arc::clone(applier);
-        async move { applier.apply(records, deadline).await.ok().map(|next| (key, next)) }
+        let floor = floors.get(&key).copied();
+        async move {
+            match applier.apply(records, floor).await {
+                Outcome::Committed(next) => Some((key, next)),
+                Outcome::Gap { .. } | Outcome::Abandoned => None,
+            }
+        }
     });
     futures::future::join_all(tasks).await.into_iter().flatten().collect()
 }
@@ -220,6 +328,14 @@ pub(crate) fn commit_to_kafka<C: ConsumerContext>(consumer: &BaseConsumer<C>, co
     if let Err(error) = consumer.commit(&tpl, mode) {
         tracing::debug!(%error, "kafka offset commit failed (postgres offsets remain authoritative)");
     }
+}
+
+fn partition_list(keys: &[PartitionKey]) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::with_capacity(keys.len());
+    for (topic, partition) in keys {
+        tpl.add_partition(topic, *partition);
+    }
+    tpl
 }
 
 fn describe(tpl: &TopicPartitionList) -> String {

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
 
-use super::Record;
+use super::{ErrorClass, Record};
 
 /// What a consumer group does with its records.
 #[async_trait]
@@ -18,20 +18,33 @@ pub enum HandlerError {
     #[error("transient failure: {0:#}")]
     Transient(anyhow::Error),
     /// `records[index]` can never be processed: dead-letter it, go on.
-    #[error("poison record at batch index {index}: {reason}")]
-    Poison { index: usize, reason: String },
+    #[error("{class} error at batch index {index}: {reason}")]
+    Poison { index: usize, class: ErrorClass, reason: String },
+    /// Some record of the batch can never be processed, but the handler
+    /// cannot tell which: the runtime bisects the batch to find it.
+    #[error("{class} error in the batch: {reason}")]
+    Permanent { class: ErrorClass, reason: String },
 }
 
 impl HandlerError {
     pub fn poison(index: usize, reason: impl Into<String>) -> Self {
-        Self::Poison { index, reason: reason.into() }
+        Self::Poison { index, class: ErrorClass::Poison, reason: reason.into() }
+    }
+
+    /// `records[index]` is not a record this group can decode.
+    pub fn undecodable(index: usize, reason: impl Into<String>) -> Self {
+        Self::Poison { index, class: ErrorClass::Decode, reason: reason.into() }
     }
 }
 
 impl From<tokio_postgres::Error> for HandlerError {
-    /// Database errors are transient by default; handlers that can tell a
-    /// bad record from a bad moment map the former to `Poison` themselves.
+    /// Classified once for every group (`ErrorClass::of_postgres`): data,
+    /// integrity and schema errors are permanent for the batch, which the
+    /// runtime then bisects; everything else is retried.
     fn from(error: tokio_postgres::Error) -> Self {
-        Self::Transient(error.into())
+        match ErrorClass::of_postgres(&error) {
+            Some(class) => Self::Permanent { class, reason: format!("Postgres refused the batch: {error}") },
+            None => Self::Transient(error.into()),
+        }
     }
 }

@@ -6,16 +6,16 @@
 //! earlier one. Completions come back over a channel and are settled on the
 //! poll thread, which owns the consumer and commits their offsets to Kafka.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
+use super::apply::Outcome;
 use super::buffers::PartitionKey;
 
-/// A finished batch: the partition's next offset, or `None` when the batch
-/// was abandoned (shutdown or drain deadline) without advancing.
-pub(crate) type Completion = (PartitionKey, Option<i64>);
+/// A finished batch and how it ended.
+pub(crate) type Completion = (PartitionKey, Outcome);
 
 #[derive(Default)]
 struct State {
@@ -23,6 +23,9 @@ struct State {
     /// Partitions whose batch was abandoned: their later records must not be
     /// applied by this assignment, or the abandoned ones would be skipped.
     abandoned: HashSet<PartitionKey>,
+    /// Partitions whose batch started past the stored offset: the poll
+    /// thread seeks them back to it (`(stored, first)`) before reading on.
+    gaps: HashMap<PartitionKey, (i64, i64)>,
 }
 
 pub(crate) struct InFlight {
@@ -52,19 +55,31 @@ impl InFlight {
         self.state().busy.len()
     }
 
-    /// Whether `key` may not start a batch now: busy or abandoned.
+    /// Whether `key` may not start a batch now: busy, abandoned or waiting
+    /// to be sought back over a gap.
     pub(crate) fn is_blocked(&self, key: &PartitionKey) -> bool {
         let state = self.state();
-        state.busy.contains(key) || state.abandoned.contains(key)
+        state.busy.contains(key) || state.abandoned.contains(key) || state.gaps.contains_key(key)
     }
 
-    /// Forgets revoked partitions' abandonment: a new assignment starts
-    /// from the offsets stored in Postgres.
+    /// Forgets revoked partitions' abandonment and gaps: a new assignment
+    /// starts from the offsets stored in Postgres.
     pub(crate) fn forget(&self, keys: &[PartitionKey]) {
         let mut state = self.state();
         for key in keys {
             state.abandoned.remove(key);
+            state.gaps.remove(key);
         }
+    }
+
+    /// Gaps reported so far, as `(partition, (stored, first))`.
+    pub(crate) fn gaps(&self) -> Vec<(PartitionKey, (i64, i64))> {
+        self.state().gaps.iter().map(|(k, v)| (k.clone(), *v)).collect()
+    }
+
+    /// The partition was sought back: it may start batches again.
+    pub(crate) fn gap_closed(&self, key: &PartitionKey) {
+        self.state().gaps.remove(key);
     }
 
     /// Completions that have arrived, without waiting.
@@ -126,8 +141,11 @@ impl InFlight {
             let mut state = self.state();
             state.busy.remove(&key);
             match next {
-                Some(next) => committed.push((key, next)),
-                None => {
+                Outcome::Committed(next) => committed.push((key, next)),
+                Outcome::Gap { stored, first } => {
+                    state.gaps.insert(key, (stored, first));
+                }
+                Outcome::Abandoned => {
                     state.abandoned.insert(key);
                 }
             }
@@ -150,7 +168,7 @@ mod tests {
         let done = in_flight.begin(key(0));
         assert!(in_flight.is_blocked(&key(0)));
         assert!(!in_flight.is_blocked(&key(1)));
-        done.send((key(0), Some(42))).expect("the in-flight set listens");
+        done.send((key(0), Outcome::Committed(42))).expect("the in-flight set listens");
         assert_eq!(in_flight.settle_ready(), vec![(key(0), 42)]);
         assert!(!in_flight.is_blocked(&key(0)));
         assert_eq!(in_flight.count(), 0);
@@ -159,11 +177,22 @@ mod tests {
     #[test]
     fn an_abandoned_batch_blocks_its_partition_until_it_is_revoked() {
         let in_flight = InFlight::new();
-        in_flight.begin(key(3)).send((key(3), None)).expect("the in-flight set listens");
+        in_flight.begin(key(3)).send((key(3), Outcome::Abandoned)).expect("the in-flight set listens");
         assert!(in_flight.settle_ready().is_empty());
         assert!(in_flight.is_blocked(&key(3)));
         in_flight.forget(&[key(3)]);
         assert!(!in_flight.is_blocked(&key(3)));
+    }
+
+    #[test]
+    fn a_gap_blocks_its_partition_until_it_is_sought_back() {
+        let in_flight = InFlight::new();
+        in_flight.begin(key(1)).send((key(1), Outcome::Gap { stored: 5, first: 9 })).expect("the in-flight set listens");
+        assert!(in_flight.settle_ready().is_empty(), "a refused batch commits nothing");
+        assert!(in_flight.is_blocked(&key(1)));
+        assert_eq!(in_flight.gaps(), vec![(key(1), (5, 9))]);
+        in_flight.gap_closed(&key(1));
+        assert!(!in_flight.is_blocked(&key(1)));
     }
 
     #[test]
@@ -173,7 +202,7 @@ mod tests {
         let _second = in_flight.begin(key(1));
         let worker = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
-            first.send((key(0), Some(7))).expect("the in-flight set listens");
+            first.send((key(0), Outcome::Committed(7))).expect("the in-flight set listens");
         });
         let settled = in_flight.settle_partitions(&[key(0)], Instant::now() + Duration::from_secs(5));
         worker.join().expect("the worker finishes");

@@ -26,19 +26,24 @@
 //!   applied and offsets committed, within a deadline below the session timeout.
 
 mod apply;
+mod attempt;
+mod backoff;
 mod buffers;
 mod context;
 pub mod dead_letter;
 mod error_class;
 mod handler;
+mod health;
 mod in_flight;
 pub mod offsets;
 mod record;
+mod redrive;
 mod runtime;
 
 pub use dead_letter::DeadLetterSink;
-pub use error_class::ErrorClass;
 pub use deadpool_postgres::Transaction;
+pub use error_class::ErrorClass;
 pub use handler::{BatchHandler, HandlerError};
+pub use health::ConsumerHealth;
 pub use record::Record;
 pub use runtime::{ConsumerRuntime, RuntimeError};

@@ -9,9 +9,10 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use tokio_util::sync::CancellationToken;
 
-use super::apply::Applier;
+use super::apply::{Applier, Deadlines};
 use super::buffers::{Buffers, PartitionKey};
-use super::context::{RuntimeContext, apply_all, commit_to_kafka};
+use super::context::{RuntimeContext, apply_all, lock};
+use super::health::ConsumerHealth;
 use super::in_flight::InFlight;
 use super::{BatchHandler, DeadLetterSink, Record};
 use crate::config::{ConsumerSettings, KafkaSettings};
@@ -21,6 +22,10 @@ use crate::kafka::base_client_config;
 pub enum RuntimeError {
     #[error("kafka consumer for group {group}: {source}")]
     Kafka { group: String, source: KafkaError },
+    /// Kafka will not let this member go on (a static member fenced by
+    /// another with the same `group.instance.id`, say).
+    #[error("group {group}: fatal Kafka error, the member stops: {reason}")]
+    Fatal { group: String, reason: String },
     #[error("consumer thread failed: {0}")]
     Thread(String),
 }
@@ -33,6 +38,8 @@ pub struct ConsumerRuntime {
     pool: Pool,
     handler: Arc<dyn BatchHandler>,
     dead_letters: DeadLetterSink,
+    redrive_topic: Option<String>,
+    health: ConsumerHealth,
 }
 
 impl ConsumerRuntime {
@@ -44,12 +51,27 @@ impl ConsumerRuntime {
         handler: Arc<dyn BatchHandler>,
         dead_letters: DeadLetterSink,
     ) -> Self {
-        Self { kafka, settings, topics, pool, handler, dead_letters }
+        let health = ConsumerHealth::new(&settings.group_id, Duration::from_secs(settings.stall_alert_secs));
+        Self { kafka, settings, topics, pool, handler, dead_letters, redrive_topic: None, health }
+    }
+
+    /// Also reads `topic` for dead letters redriven to this group (see
+    /// `dead_letter`), applying each at most once.
+    #[must_use]
+    pub fn with_redrive_topic(mut self, topic: impl Into<String>) -> Self {
+        self.redrive_topic = Some(topic.into());
+        self
+    }
+
+    /// The member's readiness: add it to the service's `/readyz` checks.
+    pub fn health(&self) -> ConsumerHealth {
+        self.health.clone()
     }
 
     /// Consumes until `shutdown` is cancelled, then drains: buffered records
     /// are applied and offsets committed within `drain_timeout_ms`, and the
-    /// member leaves the group.
+    /// member leaves the group. Returns `RuntimeError::Fatal` when Kafka
+    /// fences the member; the service should exit.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), RuntimeError> {
         let runtime = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || self.run_blocking(runtime, shutdown)).await.map_err(|e| RuntimeError::Thread(e.to_string()))?
@@ -58,12 +80,17 @@ impl ConsumerRuntime {
     fn run_blocking(self, runtime: tokio::runtime::Handle, shutdown: CancellationToken) -> Result<(), RuntimeError> {
         let group = self.settings.group_id.clone();
         let kafka_error = |source| RuntimeError::Kafka { group: group.clone(), source };
+        let mut topics = self.topics.clone();
+        topics.extend(self.redrive_topic.iter().filter(|t| !self.topics.contains(t)).cloned());
         let applier = Arc::new(Applier {
             settings: self.settings.clone(),
             pool: self.pool,
             handler: self.handler,
             dead_letters: self.dead_letters,
             shutdown: shutdown.clone(),
+            health: self.health.clone(),
+            redrive_topic: self.redrive_topic,
+            deadlines: Deadlines::default(),
         });
         let buffers =
             Arc::new(Mutex::new(Buffers::new(self.settings.batch_max_records, Duration::from_millis(self.settings.batch_max_wait_ms))));
@@ -73,36 +100,44 @@ impl ConsumerRuntime {
             in_flight: InFlight::new(),
             runtime: runtime.clone(),
             assigned: Mutex::default(),
+            floors: Mutex::default(),
+            paused: Mutex::default(),
         };
         let consumer: BaseConsumer<RuntimeContext> =
             consumer_config(&self.kafka, &self.settings).create_with_context(context).map_err(kafka_error)?;
-        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
-        consumer.subscribe(&topics).map_err(kafka_error)?;
-        tracing::info!(group, topics = ?self.topics, instance = ?self.settings.instance_id, "consumer started");
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&names).map_err(kafka_error)?;
+        tracing::info!(group, topics = ?topics, instance = ?self.settings.instance_id, "consumer started");
 
         // Batches are applied by tasks while this thread keeps polling, so
         // librdkafka's (small) prefetch queue never runs dry behind a slow
         // batch. `budget` bounds what waits here meanwhile: two batches'
-        // worth, the least that kept a catch-up as fast as four (ADR 0014).
+        // worth (ADR 0014). Records of partitions that cannot start a batch
+        // (in flight, stalled, paused) do not count, so one stalled
+        // partition never stops the others.
         let concurrency = self.settings.apply_concurrency;
         let budget = self.settings.batch_max_records.saturating_mul(2);
+        let mut fatal = None;
         while !shutdown.is_cancelled() {
             let context = consumer.context();
-            context.commit_owned(&consumer, context.in_flight.settle_ready());
-            let blocked = |key: &PartitionKey| context.in_flight.is_blocked(key);
+            context.commit_owned(&consumer, context.in_flight.settle_ready(), CommitMode::Async);
+            context.seek_back_over_gaps(&consumer);
+            context.pause_stalled(&consumer);
+            let paused = lock(&context.paused).clone();
+            let blocked = |key: &PartitionKey| paused.contains(key) || context.in_flight.is_blocked(key);
             let slots = concurrency.saturating_sub(context.in_flight.count());
             let now = Instant::now();
             let (ready, buffered, due) = {
                 let mut buffers = context.lock_buffers();
                 let ready = buffers.take_ready(now, blocked, slots);
-                (ready, buffers.len(), buffers.time_until_due(now, blocked))
+                (ready, buffers.len_where(|key| !blocked(key)), buffers.time_until_due(now, blocked))
             };
             let started = ready.len();
             context.start(ready);
             if buffered >= budget {
                 // Over budget: read no further until a batch commits.
                 if context.in_flight.count() > 0 {
-                    context.commit_owned(&consumer, context.in_flight.settle_one(Instant::now() + Duration::from_millis(100)));
+                    context.commit_owned(&consumer, context.in_flight.settle_one(Instant::now() + IDLE_FLUSH * 20), CommitMode::Async);
                     continue;
                 }
                 let largest = context.lock_buffers().take_largest(blocked, concurrency);
@@ -123,6 +158,14 @@ impl ConsumerRuntime {
             };
             match consumer.poll(wait) {
                 Some(Ok(message)) => context.lock_buffers().push(Record::from_message(&message)),
+                Some(Err(KafkaError::MessageConsumptionFatal(code))) => {
+                    let reason = consumer.client().fatal_error().map_or_else(|| code.to_string(), |(_, reason)| reason);
+                    // /readyz fails from here on, before the process exits.
+                    self.health.set_fatal(reason.clone());
+                    tracing::error!(group, %reason, "fatal Kafka error; the member stops without draining");
+                    fatal = Some(reason);
+                    break;
+                }
                 Some(Err(error)) => tracing::warn!(%error, "kafka consumer error"),
                 None => {
                     let slots = concurrency.saturating_sub(context.in_flight.count());
@@ -131,11 +174,19 @@ impl ConsumerRuntime {
                 }
             }
         }
+        if let Some(reason) = fatal {
+            // Fenced: the partitions belong to another member, and Kafka
+            // refuses this one's commits. Batches in flight still hit the
+            // offset fence, so whatever they do is safe.
+            shutdown.cancel();
+            return Err(RuntimeError::Fatal { group, reason });
+        }
 
         // Drain: batches in flight finish, what is buffered gets applied
         // (bounded), all is committed, and the member leaves so its
         // partitions move on at once.
         let deadline = Instant::now() + Duration::from_millis(self.settings.drain_timeout_ms);
+        applier.deadlines.set_all(deadline);
         let context = consumer.context();
         let mut committed = context.in_flight.settle_all(deadline);
         let (rest, held): (Vec<_>, Vec<_>) =
@@ -145,8 +196,9 @@ impl ConsumerRuntime {
             tracing::warn!(partitions = held.len(), "records left unapplied behind an unfinished batch; the next owner reads them again");
         }
         let pending = rest.iter().map(|(_, r)| r.len()).sum::<usize>();
-        committed.extend(runtime.block_on(apply_all(&applier, rest, Some(deadline))));
-        commit_to_kafka(&consumer, &committed, CommitMode::Sync);
+        let floors = lock(&context.floors).clone();
+        committed.extend(runtime.block_on(apply_all(&applier, rest, &floors)));
+        context.commit_owned(&consumer, committed, CommitMode::Sync);
         if self.settings.instance_id.is_none() {
             // Leave the group now so the partitions move on at once. A static
             // member instead keeps its assignment until the session timeout,

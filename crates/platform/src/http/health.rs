@@ -2,7 +2,7 @@
 //! checks Kafka and Postgres; `/metrics` is the Prometheus exposition.
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
@@ -19,6 +19,11 @@ use crate::metrics;
 pub trait ReadinessCheck: Send + Sync {
     fn name(&self) -> &'static str;
     async fn check(&self) -> Result<(), String>;
+    /// Whether a failure's message may appear in the `/readyz` body; by
+    /// default it goes to the log only (it may name hosts or users).
+    fn public_detail(&self) -> bool {
+        false
+    }
 }
 
 pub struct PostgresReadiness(pub Pool);
@@ -48,15 +53,28 @@ impl ReadinessCheck for KafkaReadiness {
     }
 }
 
-/// The checks `/readyz` runs.
+/// The checks `/readyz` runs. Consumer services add one per running
+/// consumer group member, and take it away when the member stops.
 #[derive(Clone, Default)]
 pub struct Readiness {
-    checks: Vec<Arc<dyn ReadinessCheck>>,
+    checks: Arc<RwLock<Vec<Arc<dyn ReadinessCheck>>>>,
 }
 
 impl Readiness {
     pub fn new(checks: Vec<Arc<dyn ReadinessCheck>>) -> Self {
-        Self { checks }
+        Self { checks: Arc::new(RwLock::new(checks)) }
+    }
+
+    pub fn add(&self, check: Arc<dyn ReadinessCheck>) {
+        self.checks.write().unwrap_or_else(std::sync::PoisonError::into_inner).push(check);
+    }
+
+    pub fn remove(&self, check: &Arc<dyn ReadinessCheck>) {
+        self.checks.write().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|c| !Arc::ptr_eq(c, check));
+    }
+
+    fn current(&self) -> Vec<Arc<dyn ReadinessCheck>> {
+        self.checks.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 }
 
@@ -65,28 +83,40 @@ async fn livez() -> HttpResponse {
 }
 
 async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
-    let results = futures::future::join_all(readiness.checks.iter().map(|c| async move {
+    let checks = readiness.current();
+    let results = futures::future::join_all(checks.iter().map(|c| async move {
         match tokio::time::timeout(Duration::from_secs(3), c.check()).await {
-            Ok(Ok(())) => (c.name(), None),
-            Ok(Err(error)) => (c.name(), Some(error)),
-            Err(_) => (c.name(), Some("timed out".to_owned())),
+            Ok(Ok(())) => (c, None),
+            Ok(Err(error)) => (c, Some(error)),
+            Err(_) => (c, Some("timed out".to_owned())),
         }
     }))
     .await;
     let ready = results.iter().all(|(_, e)| e.is_none());
-    let checks: serde_json::Map<String, serde_json::Value> = results
-        .into_iter()
-        .map(|(name, error)| {
-            let value = match error {
-                None => json!({"status": "ok"}),
-                Some(error) => {
-                    tracing::warn!(check = name, %error, "readiness check failed");
-                    json!({"status": "failing"})
+    let mut checks = serde_json::Map::new();
+    for (check, error) in results {
+        let value = match error {
+            None => json!({"status": "ok"}),
+            Some(error) => {
+                tracing::warn!(check = check.name(), %error, "readiness check failed");
+                if check.public_detail() { json!({"status": "failing", "detail": error}) } else { json!({"status": "failing"}) }
+            }
+        };
+        // Several members of one kind (consumer groups) report under one name.
+        match checks.get_mut(check.name()) {
+            Some(existing) if existing["status"] == "ok" => *existing = value,
+            Some(existing) => {
+                if let (Some(detail), Some(more)) =
+                    (existing.get("detail").and_then(|d| d.as_str()), value.get("detail").and_then(|d| d.as_str()))
+                {
+                    existing["detail"] = json!(format!("{detail}; {more}"));
                 }
-            };
-            (name.to_owned(), value)
-        })
-        .collect();
+            }
+            None => {
+                checks.insert(check.name().to_owned(), value);
+            }
+        }
+    }
     let body = json!({"status": if ready { "ok" } else { "failing" }, "checks": checks});
     if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }

@@ -29,6 +29,11 @@ struct Args {
     batch_max_records: usize,
     #[arg(long, default_value_t = 0)]
     delay_ms: u64,
+    /// Static membership (`group.instance.id`).
+    #[arg(long)]
+    instance_id: Option<String>,
+    #[arg(long, default_value_t = 10_000)]
+    session_timeout_ms: u64,
 }
 
 #[tokio::main]
@@ -44,8 +49,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let producer = EventProducer::new(&kafka, "consumer-probe")?;
     let settings = ConsumerSettings {
         batch_max_records: args.batch_max_records,
-        session_timeout_ms: 10_000,
-        drain_timeout_ms: 5_000,
+        session_timeout_ms: args.session_timeout_ms,
+        drain_timeout_ms: (args.session_timeout_ms / 2).min(5_000),
+        instance_id: args.instance_id,
         ..ConsumerSettings::for_group(args.group)
     };
     let handler = ProbeHandler::new(args.name).with_delay(std::time::Duration::from_millis(args.delay_ms));

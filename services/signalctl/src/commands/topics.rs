@@ -31,7 +31,11 @@ async fn ensure(output: Output) -> anyhow::Result<()> {
             name: (*name).to_owned(),
             partitions: kafka.partitions,
             replication_factor: kafka.replication_factor,
-            retention_ms: if *name == kafka.topics.dlq || *name == kafka.topics.redrive { kafka.dlq_retention_ms } else { kafka.retention_ms },
+            retention_ms: if *name == kafka.topics.dlq || *name == kafka.topics.redrive {
+                kafka.dlq_retention_ms
+            } else {
+                kafka.retention_ms
+            },
         })
         .collect();
     let reports = ensure_topics(kafka, &plans)
