@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 pub use config::CtlConfig;
 
 #[derive(Debug, Parser)]
-#[command(name = "signalctl", version, about = "Operate SignalOps: schema, topics, tenants, API keys, consumer groups and replay")]
+#[command(
+    name = "signalctl",
+    version,
+    about = "Operate SignalOps: schema, topics, tenants, API keys, consumer groups, replay and dead letters"
+)]
 pub struct Cli {
     /// Print results as JSON instead of text.
     #[arg(long, global = true)]
@@ -38,6 +42,9 @@ pub enum Command {
     /// Versions of the events read model: rebuild side by side, promote, drop.
     #[command(subcommand)]
     Projections(commands::projections::ProjectionsCommand),
+    /// Dead letters: list, show, redrive to their group, purge old ones.
+    #[command(subcommand)]
+    Dlq(commands::dlq::DlqCommand),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -50,5 +57,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Groups(command) => commands::groups::run(command, output).await,
         Command::Replay(args) => commands::replay::run(args, output).await,
         Command::Projections(command) => commands::projections::run(command, output).await,
+        Command::Dlq(command) => commands::dlq::run(command, output).await,
     }
 }

@@ -1,3 +1,4 @@
+pub mod dlq;
 mod group_state;
 pub mod groups;
 pub mod keys;
