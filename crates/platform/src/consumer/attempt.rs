@@ -63,7 +63,7 @@ impl Applier {
             tx.rollback().await?;
             return Ok(Attempted::AlreadyApplied);
         }
-        if slice.start > stored && !slice.floor.is_some_and(|floor| slice.start <= floor) {
+        if slice.start > stored && slice.floor.is_none_or(|floor| slice.start > floor) {
             tx.rollback().await?;
             return Ok(Attempted::Gap { stored });
         }

@@ -43,7 +43,10 @@ impl From<tokio_postgres::Error> for HandlerError {
     /// runtime then bisects; everything else is retried.
     fn from(error: tokio_postgres::Error) -> Self {
         match ErrorClass::of_postgres(&error) {
-            Some(class) => Self::Permanent { class, reason: format!("Postgres refused the batch: {error}") },
+            Some(class) => {
+                let detail = error.as_db_error().map_or_else(|| error.to_string(), ToString::to_string);
+                Self::Permanent { class, reason: format!("Postgres refused the batch: {detail}") }
+            }
             None => Self::Transient(error.into()),
         }
     }
