@@ -143,9 +143,29 @@ async fn live_projection_writes_each_event_once_with_hourly_counts_and_skips_poi
 
     let (task, stop) = f.member();
     let (rows, distinct, counted) = f.wait_for_rows(1_501, Duration::from_secs(60)).await;
+    // Rows are idempotent by key, so count applications too, once every
+    // record (1,503) is behind the stored offsets: a batch applied twice
+    // would count its records twice.
+    let owner = f.db.owner().await.expect("owner");
+    let all_stored = eventually(Duration::from_secs(60), || async {
+        let row = owner
+            .query_one("SELECT coalesce(sum(next_offset), 0)::bigint FROM consumer_offsets WHERE group_id = $1", &[&f.group])
+            .await
+            .expect("offsets");
+        (row.try_get::<_, i64>(0).ok() == Some(1_503)).then_some(())
+    })
+    .await;
     stop.cancel();
     task.await.expect("member stopped");
+    let group_label = format!("group=\"{}\"", f.group);
+    let applications: f64 = signalops_platform::metrics::render()
+        .lines()
+        .filter(|l| l.starts_with("signalops_consumer_records_total{") && l.contains(&group_label))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum();
 
+    assert!(all_stored.is_some(), "every record behind the stored offsets");
+    assert_eq!(applications, 1_502.0, "every record but the poison one applied exactly once (the repeat is a record of its own)");
     assert_eq!((rows, distinct, counted), (1_501, 1_501, 1_501), "each event once, counted once");
     assert_eq!(f.positions().await, positions.into_iter().collect::<BTreeSet<_>>(), "exactly the appended envelopes (not the repeat)");
 
