@@ -34,6 +34,9 @@ pub struct Member {
     pub task: tokio::task::JoinHandle<Result<(), signalops_platform::consumer::RuntimeError>>,
     pub stop: CancellationToken,
     pub health: ConsumerHealth,
+    /// A test that fails before stopping its member still stops it, so the
+    /// poll thread ends and the test's runtime can shut down.
+    _stop_on_drop: tokio_util::sync::DropGuard,
 }
 
 pub async fn stop(member: Member) {
@@ -109,7 +112,7 @@ impl Fixture {
         let health = runtime.health();
         let stop = CancellationToken::new();
         let task = tokio::spawn(runtime.run(stop.clone()));
-        Member { task, stop, health }
+        Member { task, _stop_on_drop: stop.clone().drop_guard(), stop, health }
     }
 
     /// (rows, distinct (partition, offset) pairs)
