@@ -112,7 +112,8 @@ impl ConsumerRuntime {
         // Batches are applied by tasks while this thread keeps polling, so
         // librdkafka's (small) prefetch queue never runs dry behind a slow
         // batch. `budget` bounds what waits here meanwhile: two batches'
-        // worth (ADR 0014). Records of partitions that cannot start a batch
+        // worth, so each partition's next batch is ready when a slot frees
+        // and no more is held in memory (ADR 0014). Records of partitions that cannot start a batch
         // (in flight, stalled, paused) do not count, so one stalled
         // partition never stops the others.
         let concurrency = self.settings.apply_concurrency;
@@ -240,8 +241,9 @@ fn consumer_config(kafka: &KafkaSettings, settings: &ConsumerSettings) -> rdkafk
         .set("queued.min.messages", (settings.batch_max_records * 4).clamp(1_000, 100_000).to_string())
         .set("queued.max.messages.kbytes", settings.prefetch_kbytes.to_string())
         .set("fetch.max.bytes", fetch_max_bytes(settings.prefetch_kbytes).to_string())
-        // With a queue that small, the default second of back-off after
-        // finding it full left partitions unfetched while it sat empty.
+        // A queue that small drains in milliseconds; librdkafka's default
+        // second of back-off after finding it full would leave the
+        // partition unfetched meanwhile (ADR 0017).
         .set("fetch.queue.backoff.ms", settings.fetch_backoff_ms.to_string());
     if let Some(instance) = &settings.instance_id {
         config.set("group.instance.id", instance);

@@ -1,7 +1,7 @@
 //! Ingestion: backends append events over HTTP; the receipt is sent only
 //! after Kafka acknowledged the append (`acks=all`).
 //!
-//! Built so far: one JSON event or a JSON array (batch), CloudEvents 1.0
+//! Body forms: one JSON event or a JSON array (batch), CloudEvents 1.0
 //! (structured, batch, binary), client ids deduplicated per tenant, per-key
 //! rate limits, and NDJSON uploads streamed with one result line per line.
 

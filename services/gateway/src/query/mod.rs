@@ -1,4 +1,4 @@
-//! The read side of the events log (issue 5): the `events` read model and
+//! The read side of the events log: the `events` read model and
 //! hourly type counts the projector keeps, queried per tenant.
 //!
 //! Promises, and why they hold:
