@@ -98,7 +98,7 @@ pub async fn ingest_events(
     params(("Idempotency-Key" = Option<String>, Header, description = "Dedupe key for a single event without an id")),
     responses(
         (status = 200, description = "application/x-ndjson: one result line per input line, streamed", content_type = "application/x-ndjson"),
-        (status = 202, description = "Single event: a Receipt; batch: a BatchReceipt", body = BatchReceipt),
+        (status = 202, description = "Single event: a Receipt; batch: a BatchReceipt", body = IngestReceipt),
         (status = 400, body = Problem, description = "the body is not valid JSON"),
         (status = 401, body = Problem),
         (status = 403, body = Problem, description = "the key lacks events:write"),
