@@ -113,9 +113,9 @@ impl ConsumerRuntime {
         // librdkafka's (small) prefetch queue never runs dry behind a slow
         // batch. `budget` bounds what waits here meanwhile: two batches'
         // worth, so each partition's next batch is ready when a slot frees
-        // and no more is held in memory (ADR 0014). Records of partitions that cannot start a batch
-        // (in flight, stalled, paused) do not count, so one stalled
-        // partition never stops the others.
+        // and no more is held in memory (ADR 0014). Records of stalled
+        // (paused) partitions do not count, so one stalled partition never
+        // stops the others.
         let concurrency = self.settings.apply_concurrency;
         let budget = self.settings.batch_max_records.saturating_mul(2);
         let mut fatal = None;
@@ -131,7 +131,7 @@ impl ConsumerRuntime {
             let (ready, buffered, due) = {
                 let mut buffers = context.lock_buffers();
                 let ready = buffers.take_ready(now, blocked, slots);
-                (ready, buffers.len_where(|key| !blocked(key)), buffers.time_until_due(now, blocked))
+                (ready, buffers.len_where(|key| !paused.contains(key)), buffers.time_until_due(now, blocked))
             };
             let started = ready.len();
             context.start(ready);
