@@ -6,9 +6,11 @@
 //! - Every 4xx/5xx is `application/problem+json` with the `Problem` schema
 //!   (`ApiError::error_response` sets that media type).
 //! - An operation with a security requirement can answer 401 (no, unknown,
-//!   revoked or expired credential).
+//!   revoked or expired credential) and 429 (too many failed
+//!   authentications from the client's address).
 //! - Path and query parameters that do not parse answer 400 (the
-//!   `PathConfig`/`QueryConfig` error handlers in `startup.rs`).
+//!   `PathConfig`/`QueryConfig` error handlers in `startup.rs`), and ones
+//!   that parse but break a rule (an event type, a cursor) answer 422.
 //! - A request body can be malformed (400), too large (413), of another
 //!   media type (415) or fail validation (422) (`extract::JsonBody`).
 
@@ -45,14 +47,16 @@ fn add_shared(operation: &mut Operation) {
     });
     if secured {
         insert(operation, "401", "Missing, unknown, revoked or expired credential");
+        // Too many failed authentications from this address (API keys).
+        insert(operation, "429", "Too many requests or failed authentications; `Retry-After` says when to retry");
     }
     if has_parameters || has_body {
         insert(operation, "400", "Malformed request: a parameter or the body does not parse");
+        insert(operation, "422", "A parameter or the body parses but breaks a rule; `errors` names the fields");
     }
     if has_body {
         insert(operation, "413", "The body exceeds the size limit");
         insert(operation, "415", "The body is not of a media type this operation accepts");
-        insert(operation, "422", "The body parses but breaks a rule; `errors` names the fields");
     }
 }
 
@@ -136,6 +140,7 @@ mod tests {
                 let responses = operation["responses"].as_object().expect("responses");
                 if operation.get("security").is_some() {
                     assert!(responses.contains_key("401"), "{method} {path} lacks 401");
+                    assert!(responses.contains_key("429"), "{method} {path} lacks 429");
                 }
                 if operation.get("requestBody").is_some() {
                     for status in ["400", "413", "415", "422"] {
