@@ -60,6 +60,9 @@ impl ConsumerContext for RuntimeContext {
                 self.seek_to_stored_offsets(tpl);
                 let keys: Vec<PartitionKey> = tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect();
                 self.applier.deadlines.clear_partitions(&keys);
+                // A new assignment starts from the stored offsets: nothing
+                // abandoned or refused under an earlier one holds it back.
+                self.in_flight.forget(&keys);
                 lock(&self.assigned).extend(keys);
                 let result = if cooperative { consumer.incremental_assign(tpl) } else { consumer.assign(tpl) };
                 match result {
@@ -73,7 +76,6 @@ impl ConsumerContext for RuntimeContext {
                 if consumer.assignment_lost() {
                     // Someone else may already own them: drop the buffer, the
                     // offset fence makes any late write a no-op anyway.
-                    self.applier.deadlines.set_partitions(&keys, Instant::now());
                     self.lock_buffers().take_partitions(&keys);
                     tracing::warn!(partitions = %describe(tpl), "assignment lost");
                 } else {
