@@ -122,7 +122,7 @@ impl Fixture {
             .query_one("SELECT count(*), count(DISTINCT (partition, kafka_offset)) FROM probe_rows WHERE topic = $1", &[&self.topic])
             .await
             .expect("count");
-        (row.get(0), row.get(1))
+        (row.try_get(0).expect("count"), row.try_get(1).expect("count"))
     }
 
     pub async fn wait_for_rows(&self, n: i64, timeout: Duration) -> (i64, i64) {
@@ -141,7 +141,7 @@ impl Fixture {
             .await
             .expect("by member")
             .iter()
-            .map(|r| (r.get(0), r.get(1)))
+            .map(|r| (r.try_get(0).expect("member"), r.try_get(1).expect("count")))
             .collect()
     }
 
@@ -151,7 +151,8 @@ impl Fixture {
             .query_one("SELECT coalesce(sum(next_offset), 0)::bigint FROM consumer_offsets WHERE group_id = $1", &[&self.group])
             .await
             .expect("offsets")
-            .get(0)
+            .try_get(0)
+            .expect("sum")
     }
 
     /// A member in its own process (so it can be killed), slowed down so
@@ -223,7 +224,7 @@ impl Fixture {
                 )
                 .await
                 .expect("stored")
-                .map(|r| r.get(0));
+                .map(|r| r.try_get(0).expect("next offset"));
             result.push((element.partition(), kafka, stored.unwrap_or(0)));
         }
         result
