@@ -147,10 +147,12 @@ EOF
 kafka_format_once() {
   [[ -f "$KAFKA_DATA/meta.properties" ]] && return 0
   local id_file="$KAFKA_DIR/cluster.id" cid out
-  if [[ ! -s "$id_file" ]]; then
-    # A Kafka Uuid: 16 random bytes, base64url without padding (22 chars).
+  # A Kafka Uuid: 16 random bytes, base64url without padding (22 chars).
+  # Like Kafka's own generator, never one starting with '-': the storage
+  # tool's argument parser would read it as an option.
+  while [[ ! -s "$id_file" || "$(head -c 1 "$id_file")" == "-" ]]; do
     head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' >"$id_file"
-  fi
+  done
   cid="$(cat "$id_file")"
   log "formatting KRaft storage in $(rel "$KAFKA_DATA") (cluster id $cid)"
   if ! out="$(java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
