@@ -228,3 +228,33 @@ async fn a_static_member_joins_with_its_instance_id_and_restarts_exactly_once() 
     stop(second).await;
     assert_eq!((rows, distinct), (300, 300));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_offset_stored_past_the_kafka_commit_is_reported_to_kafka_on_assignment() {
+    // A batch that committed in Postgres under an owner that could no longer
+    // commit to Kafka (expelled, or revoked past its drain) leaves Kafka
+    // behind. With no record left to read, only the next assignment can
+    // bring Kafka level, or the group's lag would never clear.
+    let f = fixture(2).await;
+    f.produce_n(40).await;
+    let ends = f.end_offsets();
+    assert!(ends.iter().any(|end| *end > 0), "records to stand for: {ends:?}");
+    let owner = f.db.owner().await.expect("owner");
+    for (partition, end) in ends.iter().enumerate() {
+        let partition = i32::try_from(partition).expect("partition");
+        owner
+            .execute(
+                "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) VALUES ($1, $2, $3, $4)",
+                &[&f.group, &f.topic, &partition, end],
+            )
+            .await
+            .expect("stored offset");
+    }
+    let member = f.member(ProbeHandler::new("a"));
+    let quiescent = f.wait_quiescent(Duration::from_secs(30)).await;
+    let offsets = f.kafka_and_postgres_offsets(2).await;
+    let counts = f.counts().await;
+    stop(member).await;
+    assert!(quiescent, "Kafka's committed offsets equal the stored ones: (partition, kafka, postgres) {offsets:?}");
+    assert_eq!(counts, (0, 0), "nothing below the stored offsets was applied");
+}

@@ -33,6 +33,11 @@ pub(crate) struct RuntimeContext {
     pub(crate) floors: Mutex<std::collections::HashMap<PartitionKey, i64>>,
     /// Partitions paused in librdkafka while their batch is stalled.
     pub(crate) paused: Mutex<std::collections::HashSet<PartitionKey>>,
+    /// Stored offsets of partitions just assigned, to report to Kafka: a
+    /// partition whose last batch committed in Postgres under an owner
+    /// that could no longer commit to Kafka (fenced, or revoked past its
+    /// drain) would otherwise show lag that no record will ever clear.
+    pub(crate) assigned_offsets: Mutex<Vec<(PartitionKey, i64)>>,
 }
 
 impl ClientContext for RuntimeContext {
@@ -57,7 +62,8 @@ impl ConsumerContext for RuntimeContext {
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 metrics::consumer().rebalances.with_label_values(&[group, "assign"]).inc();
-                self.seek_to_stored_offsets(tpl);
+                let stored = self.seek_to_stored_offsets(tpl);
+                lock(&self.assigned_offsets).extend(stored);
                 let keys: Vec<PartitionKey> = tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect();
                 self.applier.deadlines.clear_partitions(&keys);
                 // A new assignment starts from the stored offsets: nothing
@@ -121,7 +127,7 @@ impl RuntimeContext {
     /// effect. Retries while Postgres is unreachable: starting anywhere else
     /// would only cost re-reads (the fence keeps effects exact), but it
     /// would make Kafka lag lie.
-    fn seek_to_stored_offsets(&self, tpl: &mut TopicPartitionList) {
+    fn seek_to_stored_offsets(&self, tpl: &mut TopicPartitionList) -> Vec<(PartitionKey, i64)> {
         let group = self.applier.settings.group_id.clone();
         let mut by_topic: std::collections::BTreeMap<String, Vec<i32>> = Default::default();
         for element in tpl.elements() {
@@ -149,11 +155,20 @@ impl RuntimeContext {
                 Err(_) => break Vec::new(),
             }
         };
+        let mut set = Vec::with_capacity(stored.len());
         for (topic, partition, next) in stored {
-            if let Err(error) = tpl.set_partition_offset(&topic, partition, Offset::Offset(next)) {
-                tracing::error!(%error, topic, partition, "cannot set start offset");
+            match tpl.set_partition_offset(&topic, partition, Offset::Offset(next)) {
+                Ok(()) => set.push(((topic, partition), next)),
+                Err(error) => tracing::error!(%error, topic, partition, "cannot set start offset"),
             }
         }
+        set
+    }
+
+    /// Reports the stored offsets of partitions just assigned to Kafka.
+    pub(crate) fn commit_assigned_offsets(&self, consumer: &BaseConsumer<Self>) {
+        let offsets = std::mem::take(&mut *lock(&self.assigned_offsets));
+        self.commit_owned(consumer, offsets, CommitMode::Async);
     }
 
     /// Commits to Kafka the completions of partitions this member still
@@ -258,7 +273,7 @@ impl RuntimeContext {
                 // Handler panics are caught per attempt; this guards the
                 // runtime's own code, so a partition is never left busy.
                 let outcome = std::panic::AssertUnwindSafe(applier.apply(records, floor)).catch_unwind().await;
-                let _ = done.send((key, outcome.unwrap_or(Outcome::Abandoned)));
+                done.finish(outcome.unwrap_or(Outcome::Abandoned));
             });
         }
     }

@@ -5,6 +5,10 @@
 //! *below* the stored offset and would not notice a batch that overtook an
 //! earlier one. Completions come back over a channel and are settled on the
 //! poll thread, which owns the consumer and commits their offsets to Kafka.
+//!
+//! Each assignment of a partition is a new generation: a batch begun under
+//! an earlier one that ends abandoned or refused does not hold back the
+//! partition given back since, which starts from the stored offsets.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -14,12 +18,29 @@ use std::time::{Duration, Instant};
 use super::apply::Outcome;
 use super::buffers::PartitionKey;
 
-/// A finished batch and how it ended.
-pub(crate) type Completion = (PartitionKey, Outcome);
+/// A finished batch, the generation it began in, and how it ended.
+type Completion = (PartitionKey, u64, Outcome);
+
+/// A batch begun: how its task reports that it ended.
+pub(crate) struct Ticket {
+    key: PartitionKey,
+    generation: u64,
+    sender: Sender<Completion>,
+}
+
+impl Ticket {
+    pub(crate) fn finish(self, outcome: Outcome) {
+        // The poll thread has stopped listening only when the member is gone.
+        let _ = self.sender.send((self.key, self.generation, outcome));
+    }
+}
 
 #[derive(Default)]
 struct State {
-    busy: HashSet<PartitionKey>,
+    /// Partitions with a batch in flight, and the generation it began in.
+    busy: HashMap<PartitionKey, u64>,
+    /// Per partition, the generation of its current assignment.
+    generations: HashMap<PartitionKey, u64>,
     /// Partitions whose batch was abandoned: their later records must not be
     /// applied by this assignment, or the abandoned ones would be skipped.
     abandoned: HashSet<PartitionKey>,
@@ -45,10 +66,12 @@ impl InFlight {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Marks `key` busy and returns where its task reports completion.
-    pub(crate) fn begin(&self, key: PartitionKey) -> Sender<Completion> {
-        self.state().busy.insert(key);
-        self.sender.clone()
+    /// Marks `key` busy; its task reports completion on the ticket.
+    pub(crate) fn begin(&self, key: PartitionKey) -> Ticket {
+        let mut state = self.state();
+        let generation = state.generations.get(&key).copied().unwrap_or_default();
+        state.busy.insert(key.clone(), generation);
+        Ticket { key, generation, sender: self.sender.clone() }
     }
 
     pub(crate) fn count(&self) -> usize {
@@ -59,16 +82,19 @@ impl InFlight {
     /// to be sought back over a gap.
     pub(crate) fn is_blocked(&self, key: &PartitionKey) -> bool {
         let state = self.state();
-        state.busy.contains(key) || state.abandoned.contains(key) || state.gaps.contains_key(key)
+        state.busy.contains_key(key) || state.abandoned.contains(key) || state.gaps.contains_key(key)
     }
 
-    /// Forgets revoked partitions' abandonment and gaps: a new assignment
-    /// starts from the offsets stored in Postgres.
+    /// Starts a new generation for partitions assigned or revoked: their
+    /// abandonment and gaps are forgotten, and so are those of batches
+    /// still in flight from before, because a new assignment starts from
+    /// the offsets stored in Postgres.
     pub(crate) fn forget(&self, keys: &[PartitionKey]) {
         let mut state = self.state();
         for key in keys {
             state.abandoned.remove(key);
             state.gaps.remove(key);
+            *state.generations.entry(key.clone()).or_default() += 1;
         }
     }
 
@@ -103,18 +129,22 @@ impl InFlight {
 
     /// Waits (until `deadline`) until none of `keys` is in flight.
     pub(crate) fn settle_partitions(&self, keys: &[PartitionKey], deadline: Instant) -> Vec<(PartitionKey, i64)> {
-        self.settle_until(|busy| !keys.iter().any(|k| busy.contains(k)), Some(deadline))
+        self.settle_until(|busy| !keys.iter().any(|k| busy.contains_key(k)), Some(deadline))
     }
 
     /// Waits (until `deadline`) until nothing is in flight.
     pub(crate) fn settle_all(&self, deadline: Instant) -> Vec<(PartitionKey, i64)> {
-        self.settle_until(HashSet::is_empty, Some(deadline))
+        self.settle_until(HashMap::is_empty, Some(deadline))
     }
 
     /// Receives completions; blocks (until `deadline`, if any) while
     /// batches are in flight and `done` is false, and returns the committed
     /// next offsets to report to Kafka.
-    fn settle_until(&self, mut done: impl FnMut(&HashSet<PartitionKey>) -> bool, deadline: Option<Instant>) -> Vec<(PartitionKey, i64)> {
+    fn settle_until(
+        &self,
+        mut done: impl FnMut(&HashMap<PartitionKey, u64>) -> bool,
+        deadline: Option<Instant>,
+    ) -> Vec<(PartitionKey, i64)> {
         let receiver = self.receiver.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut committed = Vec::new();
         loop {
@@ -132,7 +162,7 @@ impl InFlight {
                 }
                 _ => receiver.try_recv().ok(),
             };
-            let Some((key, next)) = received else {
+            let Some((key, generation, outcome)) = received else {
                 if waiting {
                     continue;
                 }
@@ -140,14 +170,18 @@ impl InFlight {
             };
             let mut state = self.state();
             state.busy.remove(&key);
-            match next {
+            let current = state.generations.get(&key).copied().unwrap_or_default() == generation;
+            match outcome {
+                // Committed in Postgres whichever generation it began in;
+                // the caller reports it to Kafka only for partitions it owns.
                 Outcome::Committed(next) => committed.push((key, next)),
-                Outcome::Gap { stored, first } => {
+                Outcome::Gap { stored, first } if current => {
                     state.gaps.insert(key, (stored, first));
                 }
-                Outcome::Abandoned => {
+                Outcome::Abandoned if current => {
                     state.abandoned.insert(key);
                 }
+                Outcome::Gap { .. } | Outcome::Abandoned => {}
             }
         }
         committed
@@ -168,7 +202,7 @@ mod tests {
         let done = in_flight.begin(key(0));
         assert!(in_flight.is_blocked(&key(0)));
         assert!(!in_flight.is_blocked(&key(1)));
-        done.send((key(0), Outcome::Committed(42))).expect("the in-flight set listens");
+        done.finish(Outcome::Committed(42));
         assert_eq!(in_flight.settle_ready(), vec![(key(0), 42)]);
         assert!(!in_flight.is_blocked(&key(0)));
         assert_eq!(in_flight.count(), 0);
@@ -177,7 +211,7 @@ mod tests {
     #[test]
     fn an_abandoned_batch_blocks_its_partition_until_it_is_revoked() {
         let in_flight = InFlight::new();
-        in_flight.begin(key(3)).send((key(3), Outcome::Abandoned)).expect("the in-flight set listens");
+        in_flight.begin(key(3)).finish(Outcome::Abandoned);
         assert!(in_flight.settle_ready().is_empty());
         assert!(in_flight.is_blocked(&key(3)));
         in_flight.forget(&[key(3)]);
@@ -185,9 +219,32 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_of_an_earlier_assignment_ending_abandoned_or_refused_does_not_hold_the_partition_given_back() {
+        let in_flight = InFlight::new();
+        let abandoned = in_flight.begin(key(3));
+        let refused = in_flight.begin(key(4));
+        let committed = in_flight.begin(key(5));
+        // Lost and assigned again while the three batches are in flight.
+        in_flight.forget(&[key(3), key(4), key(5)]);
+        in_flight.forget(&[key(3), key(4), key(5)]);
+        assert!(in_flight.is_blocked(&key(3)), "still in flight");
+        abandoned.finish(Outcome::Abandoned);
+        refused.finish(Outcome::Gap { stored: 5, first: 9 });
+        committed.finish(Outcome::Committed(12));
+        assert_eq!(in_flight.settle_ready(), vec![(key(5), 12)], "what committed in Postgres is still reported");
+        assert!(!in_flight.is_blocked(&key(3)));
+        assert!(!in_flight.is_blocked(&key(4)));
+        assert!(in_flight.gaps().is_empty());
+        // A batch of the current assignment still blocks when abandoned.
+        in_flight.begin(key(3)).finish(Outcome::Abandoned);
+        assert!(in_flight.settle_ready().is_empty());
+        assert!(in_flight.is_blocked(&key(3)));
+    }
+
+    #[test]
     fn a_gap_blocks_its_partition_until_it_is_sought_back() {
         let in_flight = InFlight::new();
-        in_flight.begin(key(1)).send((key(1), Outcome::Gap { stored: 5, first: 9 })).expect("the in-flight set listens");
+        in_flight.begin(key(1)).finish(Outcome::Gap { stored: 5, first: 9 });
         assert!(in_flight.settle_ready().is_empty(), "a refused batch commits nothing");
         assert!(in_flight.is_blocked(&key(1)));
         assert_eq!(in_flight.gaps(), vec![(key(1), (5, 9))]);
@@ -202,7 +259,7 @@ mod tests {
         let _second = in_flight.begin(key(1));
         let worker = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
-            first.send((key(0), Outcome::Committed(7))).expect("the in-flight set listens");
+            first.finish(Outcome::Committed(7));
         });
         let settled = in_flight.settle_partitions(&[key(0)], Instant::now() + Duration::from_secs(5));
         worker.join().expect("the worker finishes");

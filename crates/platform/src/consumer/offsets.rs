@@ -18,7 +18,7 @@ pub async fn lock_next_offset(tx: &Transaction<'_>, group: &str, topic: &str, pa
             &[&group, &topic, &partition],
         )
         .await?;
-    Ok(row.get(0))
+    row.try_get(0)
 }
 
 pub async fn store_next_offset(
@@ -49,5 +49,5 @@ pub async fn load<C: GenericClient>(
             &[&group, &topic, &partitions],
         )
         .await?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }

@@ -102,6 +102,7 @@ impl ConsumerRuntime {
             assigned: Mutex::default(),
             floors: Mutex::default(),
             paused: Mutex::default(),
+            assigned_offsets: Mutex::default(),
         };
         let consumer: BaseConsumer<RuntimeContext> =
             consumer_config(&self.kafka, &self.settings).create_with_context(context).map_err(kafka_error)?;
@@ -121,6 +122,7 @@ impl ConsumerRuntime {
         let mut fatal = None;
         while !shutdown.is_cancelled() {
             let context = consumer.context();
+            context.commit_assigned_offsets(&consumer);
             context.commit_owned(&consumer, context.in_flight.settle_ready(), CommitMode::Async);
             context.seek_back_over_gaps(&consumer);
             context.pause_stalled(&consumer);
