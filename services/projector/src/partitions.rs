@@ -14,7 +14,7 @@ pub const AHEAD: i32 = 3;
 pub async fn ensure(pool: &Pool) -> anyhow::Result<i32> {
     let client = pool.get().await?;
     let row = client.query_one("SELECT ensure_event_partitions(date_trunc('month', now())::date, $1)", &[&AHEAD]).await?;
-    Ok(row.get(0))
+    Ok(row.try_get(0)?)
 }
 
 /// Runs `ensure` now and daily until `stop`.

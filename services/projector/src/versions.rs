@@ -39,13 +39,15 @@ async fn live_versions(pool: &Pool, base_group: &str) -> anyhow::Result<Vec<Vers
         .query("SELECT version, schema_name FROM read_models WHERE state IN ('building', 'ready', 'serving') ORDER BY version", &[])
         .await
         .context("cannot read read_models")?;
-    Ok(rows
+    let versions = rows
         .iter()
         .map(|r| {
-            let version: i32 = r.get(0);
-            Version { version, schema: r.get(1), group: group_of(base_group, version) }
+            let version: i32 = r.try_get(0)?;
+            Ok(Version { version, schema: r.try_get(1)?, group: group_of(base_group, version) })
         })
-        .collect())
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .context("unexpected read_models row")?;
+    Ok(versions)
 }
 
 struct Running {

@@ -44,11 +44,11 @@ async fn find_problems(client: &Client) -> Result<Vec<SafetyProblem>, DbError> {
     let mut problems = Vec::new();
     let role =
         client.query_one("SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user", &[]).await?;
-    let name: String = role.get(0);
-    if role.get::<_, bool>(1) {
+    let name: String = role.try_get(0)?;
+    if role.try_get::<_, bool>(1)? {
         problems.push(SafetyProblem::Superuser(name.clone()));
     }
-    if role.get::<_, bool>(2) {
+    if role.try_get::<_, bool>(2)? {
         problems.push(SafetyProblem::BypassRls(name.clone()));
     }
 
@@ -61,13 +61,13 @@ async fn find_problems(client: &Client) -> Result<Vec<SafetyProblem>, DbError> {
         )
         .await?
         .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
     if !owned.is_empty() {
         problems.push(SafetyProblem::OwnsTables { role: name, tables: owned });
     }
 
-    let migrated: bool = client.query_one("SELECT to_regclass('tenants') IS NOT NULL", &[]).await?.get(0);
+    let migrated: bool = client.query_one("SELECT to_regclass('tenants') IS NOT NULL", &[]).await?.try_get(0)?;
     if !migrated {
         problems.push(SafetyProblem::NotMigrated);
     }
@@ -85,8 +85,8 @@ async fn find_problems(client: &Client) -> Result<Vec<SafetyProblem>, DbError> {
         )
         .await?
         .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .map(|r| r.try_get(0))
+        .collect::<Result<_, _>>()?;
     if !unforced.is_empty() {
         problems.push(SafetyProblem::RlsNotForced(unforced));
     }

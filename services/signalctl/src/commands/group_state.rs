@@ -166,7 +166,10 @@ pub async fn postgres_offsets(client: &tokio_postgres::Client, group: &str) -> a
         .query("SELECT topic, partition, next_offset FROM consumer_offsets WHERE group_id = $1", &[&group])
         .await
         .context("cannot read consumer_offsets (has `signalctl migrate` run on this database?)")?;
-    Ok(rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect())
+    rows.iter()
+        .map(|r| Ok(((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()
+        .context("unexpected consumer_offsets row")
 }
 
 #[cfg(test)]

@@ -81,7 +81,7 @@ async fn revoke(prefix: &str, output: Output) -> anyhow::Result<()> {
         .query_opt("SELECT tenant_id FROM api_keys WHERE prefix = $1", &[&prefix])
         .await?
         .with_context(|| format!("no API key with prefix {prefix}"))?;
-    let tenant = TenantId::from_uuid(row.get(0));
+    let tenant = TenantId::from_uuid(row.try_get(0)?);
     set_tenant(&tx, tenant).await?;
     tx.execute("UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE prefix = $1", &[&prefix]).await?;
     tx.execute(

@@ -85,10 +85,10 @@ async fn list(target: &Target, output: Output) -> anyhow::Result<()> {
     let mut lines = vec![format!("{:<8} {:<12} {:<10} {:<32} {}", "VERSION", "SCHEMA", "STATE", "GROUP", "CREATED")];
     let mut values = Vec::new();
     for r in &rows {
-        let (version, schema, state, created): (i32, String, String, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+        let (version, schema, state, created): (i32, String, String, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?);
         let group = group_of(&target.group, version);
         lines.push(format!("{version:<8} {schema:<12} {state:<10} {group:<32} {created}"));
-        values.push(json!({"version": version, "schema": schema, "state": state, "group": group, "created_at": created, "promoted_at": r.get::<_, Option<String>>(4)}));
+        values.push(json!({"version": version, "schema": schema, "state": state, "group": group, "created_at": created, "promoted_at": r.try_get::<_, Option<String>>(4)?}));
     }
     output.print(lines.join("\n"), json!(values));
     Ok(())
@@ -202,13 +202,14 @@ async fn register_or_resume(client: &mut tokio_postgres::Client, version: i32) -
         .query_opt("SELECT schema_name, state FROM read_models WHERE version = $1 FOR UPDATE", &[&version])
         .await
         .context("cannot read read_models")?
-        .map(|r| (r.get(0), r.get(1)));
+        .map(|r| Ok::<_, tokio_postgres::Error>((r.try_get(0)?, r.try_get(1)?)))
+        .transpose()?;
     match existing {
         Some((schema, state)) if state == "building" => Ok((schema, true)),
         Some((_, state)) => bail!("version {version} already exists (state {state}); drop it first or pick another number"),
         None => {
             let schema: String =
-                tx.query_one("SELECT create_read_model_schema($1)", &[&version]).await.context("cannot create the schema")?.get(0);
+                tx.query_one("SELECT create_read_model_schema($1)", &[&version]).await.context("cannot create the schema")?.try_get(0)?;
             tx.execute("INSERT INTO read_models (version, schema_name, state) VALUES ($1, $2, 'building')", &[&version, &schema]).await?;
             tx.commit().await?;
             Ok((schema, false))
@@ -222,7 +223,12 @@ async fn promote(version: i32, target: &Target, output: Output) -> anyhow::Resul
     // Locks every version row, so two promotions cannot interleave.
     let rows =
         tx.query("SELECT version, state FROM read_models ORDER BY version FOR UPDATE", &[]).await.context("cannot read read_models")?;
-    let state = rows.iter().find(|r| r.get::<_, i32>(0) == version).map(|r| r.get::<_, String>(1));
+    let mut state = None;
+    for r in &rows {
+        if r.try_get::<_, i32>(0)? == version {
+            state = Some(r.try_get::<_, String>(1)?);
+        }
+    }
     match state.as_deref() {
         None => bail!("no read model version {version} (see `signalctl projections list`)"),
         Some("serving") => {
@@ -252,7 +258,7 @@ async fn drop_version(version: i32, target: &Target, output: Output) -> anyhow::
         .await
         .context("cannot read read_models")?;
     let Some(row) = row else { bail!("no read model version {version} (see `signalctl projections list`)") };
-    let (schema, state): (String, String) = (row.get(0), row.get(1));
+    let (schema, state): (String, String) = (row.try_get(0)?, row.try_get(1)?);
     if state == "serving" {
         bail!("version {version} is serving; promote another version first");
     }

@@ -54,7 +54,7 @@ async fn list(owner_url: &str, output: Output) -> anyhow::Result<()> {
     let mut lines = vec![format!("{:<36}  {:<25}  {}", "ID", "CREATED", "NAME")];
     let mut values = Vec::new();
     for row in rows {
-        let (id, name, created): (uuid::Uuid, String, chrono::DateTime<chrono::Utc>) = (row.get(0), row.get(1), row.get(2));
+        let (id, name, created): (uuid::Uuid, String, chrono::DateTime<chrono::Utc>) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
         lines.push(format!("{id:<36}  {:<25}  {name}", created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
         values.push(json!({"id": id, "name": name, "created_at": created}));
     }
