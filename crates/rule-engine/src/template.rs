@@ -55,8 +55,9 @@ pub(crate) fn check(source: &str) -> Result<(), String> {
     }
     let env = sandbox();
     let template = env.template_from_str(source).map_err(|e| format!("template does not parse: {}", describe(&e)))?;
-    let mut unknown: Vec<String> =
-        template.undeclared_variables(false).into_iter().filter(|v| !TEMPLATE_VARIABLES.contains(&v.as_str())).collect();
+    // Built-in functions (`range`, `dict`, …) are globals, not unknown variables.
+    let known = |name: &str| TEMPLATE_VARIABLES.contains(&name) || env.globals().any(|(global, _)| global == name);
+    let mut unknown: Vec<String> = template.undeclared_variables(false).into_iter().filter(|v| !known(v)).collect();
     unknown.sort();
     match unknown.first() {
         None => Ok(()),
