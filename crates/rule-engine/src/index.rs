@@ -1,0 +1,64 @@
+//! A tenant's rules indexed by event type, so an event is evaluated only by
+//! the rules whose `event_types` match it: exact types by hash lookup, and
+//! prefixes by looking up each dot-terminated prefix of the event's type
+//! (`payment.card.failed` looks up `payment.` and `payment.card.`). The cost
+//! of a lookup depends on the event type's length, not on the rule count.
+
+use std::collections::HashMap;
+
+use crate::event_type::EventTypePattern;
+use crate::rule::CompiledRule;
+
+/// Active rules by event type. Paused rules are left out.
+#[derive(Debug, Default)]
+pub struct RuleIndex {
+    rules: Vec<CompiledRule>,
+    exact: HashMap<String, Vec<usize>>,
+    prefix: HashMap<String, Vec<usize>>,
+}
+
+impl RuleIndex {
+    /// Indexes `rules` (their order is kept in lookups).
+    pub fn new(rules: impl IntoIterator<Item = CompiledRule>) -> Self {
+        let mut index = RuleIndex::default();
+        for rule in rules.into_iter().filter(CompiledRule::is_active) {
+            let position = index.rules.len();
+            for pattern in rule.event_types() {
+                let (map, key) = match pattern {
+                    EventTypePattern::Exact(t) => (&mut index.exact, t),
+                    EventTypePattern::Prefix(p) => (&mut index.prefix, p),
+                };
+                let entry = map.entry(key.clone()).or_default();
+                if entry.last() != Some(&position) {
+                    entry.push(position);
+                }
+            }
+            index.rules.push(rule);
+        }
+        index
+    }
+
+    /// How many rules are indexed.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether no rule is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rules to evaluate for an event of `event_type`, each once, in
+    /// the order they were given.
+    pub fn candidates(&self, event_type: &str) -> Vec<&CompiledRule> {
+        let mut positions: Vec<usize> = self.exact.get(event_type).cloned().unwrap_or_default();
+        for (i, _) in event_type.match_indices('.') {
+            if let Some(found) = self.prefix.get(&event_type[..=i]) {
+                positions.extend_from_slice(found);
+            }
+        }
+        positions.sort_unstable();
+        positions.dedup();
+        positions.into_iter().map(|i| &self.rules[i]).collect()
+    }
+}
