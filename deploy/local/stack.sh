@@ -63,6 +63,7 @@ cmd_up() {
   kafka_start
   pg_start            # PostgreSQL starts while the broker boots
   pg_setup_roles
+  pg_check_tls
   kafka_wait_ready
   write_env_file
 

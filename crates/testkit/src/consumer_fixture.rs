@@ -201,6 +201,26 @@ impl Fixture {
         .is_some()
     }
 
+    /// Waits until `group` has applied and stored partition 0 of `topic`
+    /// (a redrive topic, say) up to the end offset it has now.
+    pub async fn wait_stored_to_end(&self, group: &str, topic: &str, timeout: Duration) -> bool {
+        let client: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", &self.stack.brokers).create().expect("client");
+        let (_, end) = client.fetch_watermarks(topic, 0, Duration::from_secs(10)).expect("watermarks");
+        let owner = self.db.owner().await.expect("owner");
+        eventually(timeout, || async {
+            let row = owner
+                .query_opt(
+                    "SELECT next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition = 0",
+                    &[&group, &topic],
+                )
+                .await
+                .expect("offset");
+            (row.and_then(|r| r.try_get::<_, i64>(0).ok()) == Some(end)).then_some(())
+        })
+        .await
+        .is_some()
+    }
+
     /// Per partition: (Kafka committed offset, Postgres next_offset).
     pub async fn kafka_and_postgres_offsets(&self, partitions: i32) -> Vec<(i32, i64, i64)> {
         let consumer: BaseConsumer = rdkafka::ClientConfig::new()
@@ -239,6 +259,17 @@ impl Fixture {
             .and_then(|list| list.groups().first().map(|g| if g.state() == "Stable" { g.members().len() } else { 0 }))
             .unwrap_or(0)
     }
+}
+
+/// The sum of the samples of metric `name` for `group` (and whose labels
+/// contain `extra`), as this process's `/metrics` would show them: members
+/// run in the test process share its registry.
+pub fn group_metric(name: &str, group: &str, extra: &str) -> f64 {
+    let text = signalops_platform::metrics::render();
+    text.lines()
+        .filter(|l| l.starts_with(name) && l.contains(&format!("group=\"{group}\"")) && l.contains(extra))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
 }
 
 /// Every record currently on `topic` (single partition), read from the start.

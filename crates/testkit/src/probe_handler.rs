@@ -1,10 +1,13 @@
 //! A consumer handler for tests: one row per record, so "exactly once" can
 //! be checked by counting (a record applied twice shows as two rows).
 //! Payloads starting with `poison` are declared poison, payloads starting
-//! with `panic` make it panic, and the first `transient_failures` batches
-//! fail transiently. Database errors go back to the runtime as they are.
+//! with `panic` make it panic, payloads starting with `refuse` are declared
+//! poison while the handler's refusal flag is set (a cause an operator can
+//! fix), and the first `transient_failures` batches fail transiently.
+//! Database errors go back to the runtime as they are.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use deadpool_postgres::Transaction;
@@ -23,11 +26,24 @@ pub struct ProbeHandler {
     pub name: String,
     transient_failures: AtomicUsize,
     pub delay_per_batch: std::time::Duration,
+    refusing: Arc<AtomicBool>,
 }
 
 impl ProbeHandler {
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), transient_failures: AtomicUsize::new(0), delay_per_batch: std::time::Duration::ZERO }
+        Self {
+            name: name.into(),
+            transient_failures: AtomicUsize::new(0),
+            delay_per_batch: std::time::Duration::ZERO,
+            refusing: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Refuses `refuse…` payloads as poison while `refusing` is true; the
+    /// test clears it to stand for the fix an operator deploys.
+    pub fn refusing_while(mut self, refusing: Arc<AtomicBool>) -> Self {
+        self.refusing = refusing;
+        self
     }
 
     pub fn failing_first(self, batches: usize) -> Self {
@@ -59,6 +75,9 @@ impl BatchHandler for ProbeHandler {
             let payload = String::from_utf8_lossy(record.payload_bytes()).into_owned();
             if payload.starts_with("poison") {
                 return Err(HandlerError::poison(index, "payload says poison"));
+            }
+            if payload.starts_with("refuse") && self.refusing.load(Ordering::SeqCst) {
+                return Err(HandlerError::poison(index, "refused until the cause is fixed"));
             }
             assert!(!payload.starts_with("panic"), "payload says panic");
             let trace_id = trace_context::trace_id(&record.parent_context());

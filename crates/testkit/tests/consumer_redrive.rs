@@ -4,11 +4,10 @@
 
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use signalops_platform::consumer::dead_letter::{HEADER_REDRIVE_GROUP, HEADER_REDRIVE_SOURCE};
 use signalops_platform::kafka::OutgoingRecord;
+use signalops_testkit::ProbeHandler;
 use signalops_testkit::consumer_fixture::{Fixture, fixture, read_all, stop};
-use signalops_testkit::{ProbeHandler, eventually};
 
 /// Appends a dead letter's value to the redrive topic for `group`, as `signalctl dlq redrive` does.
 async fn redrive(f: &Fixture, redrive_topic: &str, group: &str, letter: &[u8], source: &str) {
@@ -24,22 +23,6 @@ async fn redrive(f: &Fixture, redrive_topic: &str, group: &str, letter: &[u8], s
         })
         .await
         .expect("redrive appended");
-}
-
-/// Waits until `group` has applied and stored the redrive topic to its end.
-async fn wait_redrive_applied(f: &Fixture, group: &str, topic: &str) -> bool {
-    let client: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", &f.stack.brokers).create().expect("client");
-    let (_, end) = client.fetch_watermarks(topic, 0, Duration::from_secs(10)).expect("watermarks");
-    let owner = f.db.owner().await.expect("owner");
-    eventually(Duration::from_secs(60), || async {
-        let row = owner
-            .query_opt("SELECT next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition = 0", &[&group, &topic])
-            .await
-            .expect("offset");
-        (row.and_then(|r| r.try_get::<_, i64>(0).ok()) == Some(end)).then_some(())
-    })
-    .await
-    .is_some()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -73,8 +56,8 @@ async fn a_dead_letter_redriven_twice_is_applied_once_and_only_by_its_group() {
     owner.batch_execute("DROP INDEX probe_rows_payload").await.expect("fix");
     redrive(&f, &redrive_topic, &f.group, &letters[0], "0:0").await;
     redrive(&f, &redrive_topic, &f.group, &letters[0], "0:0").await;
-    let applied = wait_redrive_applied(&f, &f.group, &redrive_topic).await;
-    let other_read = wait_redrive_applied(&f, &other.group, &redrive_topic).await;
+    let applied = f.wait_stored_to_end(&f.group, &redrive_topic, Duration::from_secs(60)).await;
+    let other_read = f.wait_stored_to_end(&other.group, &redrive_topic, Duration::from_secs(60)).await;
     let copies: i64 = owner
         .query_one("SELECT count(*) FROM probe_rows WHERE payload = 'record-3' AND written_by = 'a'", &[])
         .await

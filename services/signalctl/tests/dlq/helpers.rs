@@ -13,6 +13,7 @@ use serde_json::Value;
 use signalops_platform::consumer::{DeadLetterSink, ErrorClass, Record};
 use signalops_platform::kafka::{EventProducer, OutgoingRecord, base_client_config};
 use signalops_proto::{DeadLetter, Event, Message as _};
+use signalops_testkit::consumer_fixture::Fixture;
 use signalops_testkit::{TestDatabase, TestStack};
 
 pub struct Dlq {
@@ -52,6 +53,20 @@ impl Dlq {
         let producer = EventProducer::new(&stack.kafka_settings(), "dlq-test").expect("producer");
         let sink = DeadLetterSink::new(producer.clone(), dlq.clone());
         Self { stack, db, dlq, redrive, producer, sink, next_offset: std::sync::atomic::AtomicI64::new(100) }
+    }
+
+    /// signalctl on the dead-letter topic and database of a consumer group
+    /// under test, redriving to `redrive` (the topic that group reads).
+    pub fn over(f: &Fixture, redrive: &str) -> Self {
+        Self {
+            stack: f.stack.clone(),
+            db: f.db.clone(),
+            dlq: f.dlq.clone(),
+            redrive: redrive.to_owned(),
+            producer: f.producer.clone(),
+            sink: DeadLetterSink::new(f.producer.clone(), f.dlq.clone()),
+            next_offset: std::sync::atomic::AtomicI64::new(100),
+        }
     }
 
     pub fn signalctl(&self, args: &[&str]) -> tokio::process::Command {

@@ -3,6 +3,7 @@
 //! on a random dead-letter topic, and the commands run as processes.
 
 mod helpers;
+mod redrive_into_a_running_group;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
