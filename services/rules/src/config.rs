@@ -8,12 +8,20 @@ use signalops_platform::service::WorkerConfig;
 use crate::SPEC;
 
 /// Everything the rules service reads.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, Default)]
 pub struct RulesConfig {
-    #[serde(flatten)]
     pub worker: WorkerConfig,
     pub rules: RulesSettings,
+}
+
+/// The `rules` section on its own: loaded next to the shared sections
+/// rather than flattened into them, because a flattened struct loses the
+/// typing of environment values (`"100"` would not read as a number).
+#[derive(Debug, Clone, Default, Deserialize)]
+// Every other section belongs to `WorkerConfig` (or another service).
+#[serde(default)]
+struct RulesSection {
+    rules: RulesSettings,
 }
 
 /// The `rules` section.
@@ -85,20 +93,17 @@ impl Validate for RulesSettings {
     }
 }
 
-impl Validate for RulesConfig {
+impl Validate for RulesSection {
     fn validate(&self) -> Vec<FieldProblem> {
-        let mut problems = self.worker.validate();
-        problems.extend(nested("rules", self.rules.validate()));
-        problems
+        nested("rules", self.rules.validate())
     }
 }
 
 /// The configuration with the rules service's defaults.
 pub fn load() -> Result<RulesConfig, ConfigError> {
-    config::load_with_defaults(
-        SPEC.name,
-        &[("consumer.group_id", SPEC.default_group.into()), ("http.port", u64::from(SPEC.default_port).into())],
-    )
+    let worker = SPEC.load_config()?;
+    let section: RulesSection = config::load(SPEC.name)?;
+    Ok(RulesConfig { worker, rules: section.rules })
 }
 
 #[cfg(test)]
@@ -119,8 +124,10 @@ mod tests {
             assert_eq!((config.rules.reload_interval_ms, config.rules.max_depth), (250, 3));
             jail.set_env("SIGNALOPS_RULES__RELOAD_INTERVAL_MS", "100");
             jail.set_env("SIGNALOPS_RULES__OUTBOX_RETENTION_HOURS", "24");
+            jail.set_env("SIGNALOPS_HTTP__PORT", "9200");
             let config = load().expect("configured");
             assert_eq!((config.rules.reload_interval_ms, config.rules.outbox_retention_hours), (100, 24));
+            assert_eq!(config.worker.http.port, 9200, "the shared sections keep reading numbers from the environment");
             jail.set_env("SIGNALOPS_RULES__RELOAD_INTERVAL_MS", "900");
             let error = load().expect_err("too slow to pick changes up within a second").to_string();
             assert!(error.contains("rules.reload_interval_ms"), "{error}");

@@ -6,9 +6,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value as Json, json};
 use signalops_platform::TenantId;
-use signalops_rule_engine::{
-    ActionOutcome, CompiledRule, Evaluation, FireOptions, RenderedAction, RuleStates, Suppression, Verdict,
-};
+use signalops_rule_engine::{ActionOutcome, CompiledRule, Evaluation, FireOptions, RenderedAction, RuleStates, Suppression, Verdict};
 use uuid::Uuid;
 
 use crate::catalog::TenantRules;
@@ -134,7 +132,10 @@ fn keep_states(
     rule_states: RuleStates,
     states: &mut StateCache,
 ) {
-    let past_guard = !matches!(verdict, Verdict::NoMatch | Verdict::KeyMissing | Verdict::Suppressed(Suppression::OwnEvent | Suppression::DepthCap { .. }));
+    let past_guard = !matches!(
+        verdict,
+        Verdict::NoMatch | Verdict::KeyMissing | Verdict::Suppressed(Suppression::OwnEvent | Suppression::DepthCap { .. })
+    );
     let throttle_asked = matches!(verdict, Verdict::Fired(_) | Verdict::Suppressed(Suppression::Throttled { .. }));
     if past_guard && let (Some(id), Some(spec)) = (window, &rule.version().window) {
         let expires = rule_states.window.newest.map(|n| n + spec.within.delta());
@@ -182,7 +183,14 @@ pub fn reason(suppression: &Suppression) -> String {
 }
 
 /// Stages one action's record; returns its entry in `produced`.
-fn stage(tenant: TenantId, rule: &CompiledRule, incoming: &Incoming, action: &ActionOutcome, now: DateTime<Utc>, staged: &mut Vec<Staged>) -> Json {
+fn stage(
+    tenant: TenantId,
+    rule: &CompiledRule,
+    incoming: &Incoming,
+    action: &ActionOutcome,
+    now: DateTime<Utc>,
+    staged: &mut Vec<Staged>,
+) -> Json {
     match &action.result {
         Ok(RenderedAction::Notify(n)) => {
             let request = staging::notification(tenant, incoming, rule.rule(), action.index, n, now);
@@ -194,7 +202,9 @@ fn stage(tenant: TenantId, rule: &CompiledRule, incoming: &Incoming, action: &Ac
                 staged.push(staging::stage_event(incoming, action.id, &event));
                 json!({"index": action.index, "id": action.id, "kind": staging::KIND_EVENT, "type": d.event_type, "staged": true})
             }
-            Err(error) => json!({"index": action.index, "id": action.id, "kind": staging::KIND_EVENT, "type": d.event_type, "error": error}),
+            Err(error) => {
+                json!({"index": action.index, "id": action.id, "kind": staging::KIND_EVENT, "type": d.event_type, "error": error})
+            }
         },
         Err(error) => json!({"index": action.index, "id": action.id, "error": error.to_string()}),
     }
@@ -220,7 +230,13 @@ mod tests {
         DateTime::from_timestamp(1_767_225_600 + seconds, 0).expect("time")
     }
 
-    fn incoming(index: usize, tenant: TenantId, data: serde_json::Value, seconds: i64, causation: Option<signalops_proto::Causation>) -> Incoming {
+    fn incoming(
+        index: usize,
+        tenant: TenantId,
+        data: serde_json::Value,
+        seconds: i64,
+        causation: Option<signalops_proto::Causation>,
+    ) -> Incoming {
         let time = Some(signalops_proto::time::to_timestamp(at(seconds)));
         let event = signalops_proto::Event {
             id: format!("e{index}"),
@@ -261,8 +277,11 @@ mod tests {
     fn a_window_is_carried_across_the_events_of_a_batch_and_stored_with_its_expiry() {
         let tenant = TenantId::new();
         let rules = rules(RULE, json!({"window": {"count": 2, "within": "1m", "per": "/data/user"}}));
-        let events: Vec<Incoming> =
-            [("u1", 0), ("u2", 10), ("u1", 30), ("u1", 40)].iter().enumerate().map(|(i, (u, s))| incoming(i, tenant, json!({"user": u}), *s, None)).collect();
+        let events: Vec<Incoming> = [("u1", 0), ("u2", 10), ("u1", 30), ("u1", 40)]
+            .iter()
+            .enumerate()
+            .map(|(i, (u, s))| incoming(i, tenant, json!({"user": u}), *s, None))
+            .collect();
         let refs: Vec<&Incoming> = events.iter().collect();
         let found = candidates(&rules, &refs).expect("candidates");
         assert_eq!(touched_states(&found).len(), 2, "one window per user");
@@ -281,7 +300,8 @@ mod tests {
     fn suppressed_firings_are_recorded_with_their_reason_and_leave_states_alone() {
         let tenant = TenantId::new();
         let rules = rules(RULE, json!({"throttle": {"at_most": 1, "per": "1h"}}));
-        let own = signalops_proto::Causation { root_event_id: "r".into(), source_event_id: "s".into(), rule_id: RULE.id.to_string(), depth: 1 };
+        let own =
+            signalops_proto::Causation { root_event_id: "r".into(), source_event_id: "s".into(), rule_id: RULE.id.to_string(), depth: 1 };
         let deep = signalops_proto::Causation { rule_id: Uuid::from_u128(9).to_string(), depth: 3, ..own.clone() };
         let events = [
             incoming(0, tenant, json!({}), 0, Some(own)),
@@ -295,7 +315,10 @@ mod tests {
         let effects = run(tenant, &found, &mut states, &FireOptions::default(), at(100));
         let outcomes: Vec<(&str, Option<&str>)> =
             effects.firings.iter().map(|f| (f.outcome.as_str(), f.reason.as_deref().and_then(|r| r.split(':').next()))).collect();
-        assert_eq!(outcomes, [("suppressed", Some("own_event")), ("suppressed", Some("depth_cap")), ("fired", None), ("suppressed", Some("throttled"))]);
+        assert_eq!(
+            outcomes,
+            [("suppressed", Some("own_event")), ("suppressed", Some("depth_cap")), ("fired", None), ("suppressed", Some("throttled"))]
+        );
         assert_eq!(states.dirty().count(), 1, "only the throttle that was asked");
     }
 

@@ -41,7 +41,8 @@ impl Incoming {
             .causation
             .as_ref()
             .map(|c| {
-                let rule_id = c.rule_id.parse().map_err(|_| format!("envelope causation names rule {:?}, which is not a UUID", c.rule_id))?;
+                let rule_id =
+                    c.rule_id.parse().map_err(|_| format!("envelope causation names rule {:?}, which is not a UUID", c.rule_id))?;
                 Ok::<_, String>(Causation {
                     root_event_id: c.root_event_id.clone(),
                     source_event_id: c.source_event_id.clone(),

@@ -97,9 +97,8 @@ pub fn compile(rule_id: Uuid, version: i32, status: &str, document: serde_json::
         "paused" => Status::Paused,
         other => return Err(format!("unknown status {other:?}")),
     };
-    CompiledRule::from_version(RuleRef { id: rule_id, version }, &stored).map_err(|problems| {
-        problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-    })
+    CompiledRule::from_version(RuleRef { id: rule_id, version }, &stored)
+        .map_err(|problems| problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
 }
 
 /// Refreshes every `interval` until `stop`. A failed refresh keeps the

@@ -31,9 +31,10 @@ pub fn rules() -> &'static RulesMetrics {
     static METRICS: OnceLock<RulesMetrics> = OnceLock::new();
     METRICS.get_or_init(|| RulesMetrics {
         firings: register(
-            IntCounterVec::new(Opts::new("signalops_rules_firings_total", "Rule firings recorded, by outcome (fired, suppressed)"), &[
-                "outcome",
-            ])
+            IntCounterVec::new(
+                Opts::new("signalops_rules_firings_total", "Rule firings recorded, by outcome (fired, suppressed)"),
+                &["outcome"],
+            )
             .expect("metric"),
         ),
         evaluations: register(

@@ -157,7 +157,9 @@ pub async fn load(tx: &Transaction<'_>, tenant: TenantId, ids: &[StateId]) -> Re
             Ok(value) => cache.loaded(id, value),
             // Written by this service: only a bug gets here. The state
             // starts over rather than stopping the tenant's rules.
-            Err(error) => tracing::warn!(tenant = %tenant, rule = %rule_id, kind = kind.as_str(), %error, "stored rule state does not parse; it starts empty"),
+            Err(error) => {
+                tracing::warn!(tenant = %tenant, rule = %rule_id, kind = kind.as_str(), %error, "stored rule state does not parse; it starts empty")
+            }
         }
     }
     Ok(cache)

@@ -53,7 +53,7 @@ fn expected(tenants: &[TenantRules], events: &[Event]) -> BTreeSet<(Uuid, String
         expected.insert((t.every, e.id.clone()));
         let count = seen.entry((e.tenant_id.clone(), (i / tenants.len()) % GROUPS)).or_default();
         *count += 1;
-        if *count % 3 == 0 {
+        if count.is_multiple_of(3) {
             expected.insert((t.thirds, e.id.clone()));
         }
     }

@@ -52,12 +52,10 @@ async fn a_stateless_rule_stages_and_relays_its_records_with_deterministic_ids()
     assert_eq!(requests.len(), 1);
     let n = &requests[0];
     assert_eq!(n.id, notify_id.to_string());
-    assert_eq!((n.tenant_id.as_str(), n.rule_id.as_str(), n.rule_version, n.action_index), (
-        tenant.to_string().as_str(),
-        rule.to_string().as_str(),
-        1,
-        0
-    ));
+    assert_eq!(
+        (n.tenant_id.as_str(), n.rule_id.as_str(), n.rule_version, n.action_index),
+        (tenant.to_string().as_str(), rule.to_string().as_str(), 1, 0)
+    );
     assert_eq!((n.source_event_id.as_str(), n.source_event_type.as_str()), (large.id.as_str(), "payment.failed"));
     assert_eq!(n.channels, ["ops", "ops-backup"], "the fallback chain, in order");
     assert_eq!((n.subject.as_deref(), n.body.as_str()), (Some("Large payment.failed"), "c1 paid 150"));
@@ -67,7 +65,10 @@ async fn a_stateless_rule_stages_and_relays_its_records_with_deterministic_ids()
     let derived: Vec<Event> = f.derived_events();
     assert_eq!(derived.len(), 1);
     let d = &derived[0];
-    assert_eq!((d.id.as_str(), d.r#type.as_str(), d.tenant_id.as_str()), (emit_id.to_string().as_str(), "payment.flagged", tenant.to_string().as_str()));
+    assert_eq!(
+        (d.id.as_str(), d.r#type.as_str(), d.tenant_id.as_str()),
+        (emit_id.to_string().as_str(), "payment.flagged", tenant.to_string().as_str())
+    );
     let causation = d.causation.as_ref().expect("causation");
     assert_eq!(
         (causation.root_event_id.as_str(), causation.source_event_id.as_str(), causation.rule_id.as_str(), causation.depth),
@@ -82,7 +83,11 @@ async fn a_stateless_rule_stages_and_relays_its_records_with_deterministic_ids()
     assert_eq!(signalops_proto::headers::find(&headers, "ce_type"), Some("payment.flagged"));
 
     let metrics = signalops_platform::metrics::render();
-    for name in ["signalops_rules_firings_total{outcome=\"fired\"}", "signalops_rules_evaluations_total", "signalops_rules_outbox_relayed_total{kind=\"event\"}"] {
+    for name in [
+        "signalops_rules_firings_total{outcome=\"fired\"}",
+        "signalops_rules_evaluations_total",
+        "signalops_rules_outbox_relayed_total{kind=\"event\"}",
+    ] {
         assert!(metrics.lines().any(|l| l.starts_with(name)), "{name} on /metrics");
     }
 }
@@ -99,7 +104,16 @@ async fn a_window_fires_exactly_at_the_nth_event_within_the_window_by_received_a
     f.send(&first).await;
     assert!(f.wait_quiescent(SETTLE).await, "the first events applied");
     // The rest in another batch: u1's window comes back from rule_states.
-    let later = [event("u1", 1_260), event("u1", 1_800), event("u2", 0), event("u2", 300), event("u2", 600), event("u3", 0), event("u3", 300), event("u3", 601)];
+    let later = [
+        event("u1", 1_260),
+        event("u1", 1_800),
+        event("u2", 0),
+        event("u2", 300),
+        event("u2", 600),
+        event("u3", 0),
+        event("u3", 300),
+        event("u3", 601),
+    ];
     f.send(&later).await;
     assert!(f.wait_quiescent(SETTLE).await, "the group settled");
     member.stop.cancel();
@@ -159,7 +173,13 @@ async fn the_loop_guard_stops_a_rule_on_its_own_events_and_chains_at_the_depth_c
     member.wait().await.expect("member stopped");
 
     let firings = f.firings(tenant).await;
-    let of = |rule: Uuid| firings.iter().filter(|f| f.0 == rule).map(|f| (f.3.as_str(), f.4.as_deref().map(|r| r.split(':').next().unwrap_or("")))).collect::<Vec<_>>();
+    let of = |rule: Uuid| {
+        firings
+            .iter()
+            .filter(|f| f.0 == rule)
+            .map(|f| (f.3.as_str(), f.4.as_deref().map(|r| r.split(':').next().unwrap_or(""))))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(of(own), vec![("fired", None), ("suppressed", Some("own_event"))], "never on its own derived event");
     assert_eq!(of(ping), vec![("fired", None), ("fired", None)], "ping.start, then ping.next at depth 2");
     assert_eq!(of(pong), vec![("fired", None), ("suppressed", Some("depth_cap"))], "pong.next at depth 1 fires; at depth 3 it is capped");
@@ -178,10 +198,10 @@ async fn a_derived_event_failing_the_data_checks_is_recorded_not_staged() {
         .rule(
             tenant,
             &json!({"name": "copy", "event_types": ["report.ready"], "when": {"path": "data", "op": "exists"},
-                "actions": [
-                    {"emit": {"type": "report.copied", "data": {"copy": "{% for i in range(1100) %}{{ event.data.quote }}{% endfor %}"}}},
-                    {"notify": {"channels": ["ops"], "body": "report ready"}}
-                ]}),
+            "actions": [
+                {"emit": {"type": "report.copied", "data": {"copy": "{% for i in range(1100) %}{{ event.data.quote }}{% endfor %}"}}},
+                {"notify": {"channels": ["ops"], "body": "report ready"}}
+            ]}),
         )
         .await;
     let member = f.member().await;
@@ -199,6 +219,9 @@ async fn a_derived_event_failing_the_data_checks_is_recorded_not_staged() {
     assert!(error.contains("at most 65536 bytes"), "the reason is recorded: {produced}");
     assert_eq!(produced[1]["staged"], json!(true), "the other action still ran");
     let outbox = f.outbox(tenant).await;
-    assert_eq!(outbox.iter().map(|(id, kind, _)| (*id, kind.as_str())).collect::<Vec<_>>(), vec![(action_id(&event.id, rule, 1, 1), "notification")]);
+    assert_eq!(
+        outbox.iter().map(|(id, kind, _)| (*id, kind.as_str())).collect::<Vec<_>>(),
+        vec![(action_id(&event.id, rule, 1, 1), "notification")]
+    );
     assert!(f.derived_events().is_empty(), "nothing the projector would refuse reached the log");
 }

@@ -71,6 +71,9 @@ pub fn envelope(tenant: Uuid, event_type: &str, data: &Value, received_at: DateT
     }
 }
 
+/// A record as read back: (value, headers).
+pub type ReadRecord = (Vec<u8>, Vec<(String, Vec<u8>)>);
+
 /// A firing as stored: (rule, version, event id, outcome, reason, produced).
 pub type FiringRow = (Uuid, i32, String, String, Option<String>, Value);
 
@@ -147,10 +150,12 @@ impl Fixture {
     pub async fn new_version(&self, tenant: Uuid, rule: Uuid, document: &Value) -> i32 {
         let mut db = self.db.superuser().await.expect("superuser");
         let tx = db.transaction().await.expect("tx");
-        let version: i32 = tx.query_one("SELECT current_version + 1 FROM rules WHERE id = $1", &[&rule]).await.expect("rule").try_get(0).expect("version");
-        tx.execute("INSERT INTO rule_versions (tenant_id, rule_id, version, document) VALUES ($1, $2, $3, $4)", &[
-            &tenant, &rule, &version, document,
-        ])
+        let version: i32 =
+            tx.query_one("SELECT current_version + 1 FROM rules WHERE id = $1", &[&rule]).await.expect("rule").try_get(0).expect("version");
+        tx.execute(
+            "INSERT INTO rule_versions (tenant_id, rule_id, version, document) VALUES ($1, $2, $3, $4)",
+            &[&tenant, &rule, &version, document],
+        )
         .await
         .expect("version");
         tx.execute("UPDATE rules SET current_version = $2, updated_at = now() WHERE id = $1", &[&rule, &version]).await.expect("current");
@@ -165,7 +170,11 @@ impl Fixture {
 
     pub async fn revision(&self, tenant: Uuid) -> i64 {
         let db = self.db.superuser().await.expect("superuser");
-        db.query_one("SELECT revision FROM rule_sets WHERE tenant_id = $1", &[&tenant]).await.expect("revision").try_get(0).expect("revision")
+        db.query_one("SELECT revision FROM rule_sets WHERE tenant_id = $1", &[&tenant])
+            .await
+            .expect("revision")
+            .try_get(0)
+            .expect("revision")
     }
 
     /// Appends envelopes keyed by tenant, with a trace context header.
@@ -194,7 +203,16 @@ impl Fixture {
         .await
         .expect("firings")
         .iter()
-        .map(|r| (r.try_get(0).expect("column"), r.try_get(1).expect("column"), r.try_get(2).expect("column"), r.try_get(3).expect("column"), r.try_get(4).expect("column"), r.try_get(5).expect("column")))
+        .map(|r| {
+            (
+                r.try_get(0).expect("column"),
+                r.try_get(1).expect("column"),
+                r.try_get(2).expect("column"),
+                r.try_get(3).expect("column"),
+                r.try_get(4).expect("column"),
+                r.try_get(5).expect("column"),
+            )
+        })
         .collect()
     }
 
@@ -271,7 +289,7 @@ impl Fixture {
     }
 
     /// Every record on `topic` (all partitions): (value, headers).
-    pub fn read(&self, topic: &str, partitions: i32) -> Vec<(Vec<u8>, Vec<(String, Vec<u8>)>)> {
+    pub fn read(&self, topic: &str, partitions: i32) -> Vec<ReadRecord> {
         let consumer: BaseConsumer = rdkafka::ClientConfig::new()
             .set("bootstrap.servers", &self.stack.brokers)
             .set("group.id", format!("reader-{}", Uuid::new_v4().simple()))

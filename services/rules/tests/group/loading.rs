@@ -19,7 +19,11 @@ async fn picked_up(f: &Fixture, member: &signalops_rules::Running, tenant: Uuid)
         (member.catalog.revision(TenantId::from_uuid(tenant)) == Some(wanted)).then_some(())
     })
     .await;
-    assert!(seen.is_some(), "revision {wanted} not loaded within a second (have {:?})", member.catalog.revision(TenantId::from_uuid(tenant)));
+    assert!(
+        seen.is_some(),
+        "revision {wanted} not loaded within a second (have {:?})",
+        member.catalog.revision(TenantId::from_uuid(tenant))
+    );
     started.elapsed()
 }
 
