@@ -265,27 +265,32 @@ impl Fixture {
 
     /// Waits until nothing is left to do: every staged record appended and
     /// every record of the events topic (derived ones too) applied, seen
-    /// twice in a row half a second apart (a relay pass may be appending).
+    /// twice half a second apart with the same end offsets (a relay pass
+    /// may be appending, a rule chain may still be growing).
     pub async fn wait_quiescent(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut settled_once = false;
+        let mut previous: Option<BTreeMap<i32, i64>> = None;
         while tokio::time::Instant::now() < deadline {
-            let done = self.is_quiescent().await;
-            if done && settled_once {
+            let now = self.quiescent_at().await;
+            if now.is_some() && now == previous {
                 return true;
             }
-            settled_once = done;
-            tokio::time::sleep(Duration::from_millis(if done { 500 } else { 100 })).await;
+            let pause = if now.is_some() { 500 } else { 100 };
+            previous = now;
+            tokio::time::sleep(Duration::from_millis(pause)).await;
         }
         false
     }
 
-    async fn is_quiescent(&self) -> bool {
+    /// The end offsets of the events topic when everything up to them is
+    /// applied and nothing is pending, else `None`.
+    async fn quiescent_at(&self) -> Option<BTreeMap<i32, i64>> {
         if self.pending().await != 0 {
-            return false;
+            return None;
         }
         let stored = self.stored_offsets().await;
-        self.end_offsets(&self.events, self.partitions).iter().filter(|(_, end)| **end > 0).all(|(p, end)| stored.get(p) == Some(end))
+        let ends = self.end_offsets(&self.events, self.partitions);
+        ends.iter().filter(|(_, end)| **end > 0).all(|(p, end)| stored.get(p) == Some(end)).then_some(ends)
     }
 
     /// Every record on `topic` (all partitions): (value, headers).
