@@ -5,3 +5,4 @@ mod exactly_once;
 mod firing;
 mod fixture;
 mod loading;
+mod outbox;
