@@ -87,7 +87,7 @@ pub struct RelayPacing {
     /// The wait after a pass that found less than a full batch (rows staged
     /// by other processes are found within it), unless woken earlier.
     pub idle: Duration,
-    /// The wait after a failed pass.
+    /// The wait after a failed pass, or one that left records unacknowledged.
     pub retry: Duration,
 }
 
@@ -107,10 +107,15 @@ pub fn spawn_relay(
             let pause = match relay_once(&pool, &producer, outbox.as_ref(), pacing.batch).await {
                 Ok(pass) => {
                     on_pass(pass);
-                    if i64::try_from(pass.claimed).unwrap_or(i64::MAX) >= pacing.batch && pass.appended > 0 {
+                    if pass.appended < pass.claimed {
+                        // Kafka refused or timed out: retrying at once would
+                        // only repeat the warning.
+                        pacing.retry
+                    } else if i64::try_from(pass.claimed).unwrap_or(i64::MAX) >= pacing.batch {
                         continue;
+                    } else {
+                        pacing.idle
                     }
-                    pacing.idle
                 }
                 Err(error) => {
                     tracing::warn!(outbox = outbox.name(), error = %format!("{error:#}"), "outbox relay pass failed; retrying");
