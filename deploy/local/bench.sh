@@ -3,7 +3,8 @@
 # Starts its own stack instance (.stack/bench, Kafka 39092/39093, PostgreSQL
 # 35432), builds release binaries, runs the release gateway, then measures
 # the raw producer and HTTP ceilings and the gateway (single, batch of 100,
-# batch with 10 % duplicate ids) and prints the table, also written to
+# batch with 10 % duplicate ids), the read side, the rules group against a
+# no-op consumer over the same records, and prints the table, also written to
 # docs/benchmarks.md. Missed targets are reported, not failed: the exit
 # status is non-zero only when the harness itself breaks.
 #
@@ -16,6 +17,8 @@
 #                                  clients, as a front door sees them); the
 #                                  HTTP ceiling is measured with the same
 #   BENCH_REBUILD_EVENTS=1000000   envelopes the projector catches up and rebuilds
+#   BENCH_RULES_EVENTS=200000      events the rules group catches up (12 tenants,
+#                                  100 rules each: 80 stateless, 20 windows)
 #   BENCH_ONLY=read-side           skip the ingest scenarios (tuning the projector)
 #   KEEP_STACK=1            leave the bench stack running afterwards
 set -euo pipefail
@@ -31,6 +34,7 @@ export BENCH_SECONDS="${BENCH_SECONDS:-8}" BENCH_CONCURRENCY="${BENCH_CONCURRENC
 BENCH_ROUNDS="${BENCH_ROUNDS:-3}"
 BENCH_SINGLE_CONCURRENCY="${BENCH_SINGLE_CONCURRENCY:-256}"
 BENCH_REBUILD_EVENTS="${BENCH_REBUILD_EVENTS:-1000000}"
+BENCH_RULES_EVENTS="${BENCH_RULES_EVENTS:-200000}"
 
 say() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
@@ -44,7 +48,12 @@ command -v python3 >/dev/null 2>&1 || die "python3 not found: apt-get install -y
 gateway_pid=""
 projector_pid=""
 e2e_gateway_pid=""
+rules_pid=""
 cleanup() {
+  if [[ -n "$rules_pid" ]]; then
+    kill -TERM "$rules_pid" 2>/dev/null || true
+    wait "$rules_pid" 2>/dev/null || true
+  fi
   if [[ -n "$e2e_gateway_pid" ]]; then
     kill -TERM "$e2e_gateway_pid" 2>/dev/null || true
     wait "$e2e_gateway_pid" 2>/dev/null || true
@@ -74,7 +83,7 @@ set -a
 set +a
 
 say "building release binaries (the first build takes several minutes)"
-cargo build -q --release -p signalops-gateway -p signalops-projector -p signalops-signalctl -p signalops-bench
+cargo build -q --release -p signalops-gateway -p signalops-projector -p signalops-rules -p signalops-signalctl -p signalops-bench
 BIN="$REPO/target/release"
 logs="$SIGNALOPS_STACK_DIR/logs"
 mkdir -p "$logs"
@@ -299,6 +308,51 @@ psql -q "$SIGNALOPS_DATABASE_OWNER_URL" -c "ANALYZE" >/dev/null
 half_rate="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events_per_s"] / 2)' "$SIGNALOPS_STACK_DIR/e2e-max.json")"
 BENCH_API_KEY="$e2e_key" "$BIN/signalops-bench" end-to-end --url "$e2e_gateway" --tenant "$e2e_tenant" --rate "$half_rate" >>"$results"
 projector_rss_kib="$(awk '/^VmHWM:/ {print $2}' "/proc/$projector_pid/status" 2>/dev/null || true)"
+
+# The rules group: the consumer runtime with a no-op handler over a topic
+# (the ceiling), then the rules service over the same records with 12
+# tenants × 80 stateless rules (about 10 % of events match one), then with
+# 20 window rules more per tenant, each run a fresh group from the earliest
+# offset; its peak RSS over both.
+rules_topic="bench.rules.$stamp"
+SIGNALOPS_KAFKA__TOPICS__EVENTS="$rules_topic" "$BIN/signalctl" topics ensure >/dev/null
+say "rules: $BENCH_RULES_EVENTS events of 12 tenants into $rules_topic"
+rules_tenants="$("$BIN/signalops-bench" rules-setup --topic "$rules_topic" --count "$BENCH_RULES_EVENTS")"
+say "rules-noop-ceiling: the consumer runtime with a no-op handler"
+"$BIN/signalops-bench" noop-ceiling --topic "$rules_topic" --count "$BENCH_RULES_EVENTS" >>"$results"
+rules_rss_kib=0
+rules_run() { # SCENARIO GROUP: the rules service catches the topic up as GROUP
+  local rport first="" first_done=0 done_now=0 last hwm
+  rport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  SIGNALOPS_KAFKA__TOPICS__EVENTS="$rules_topic" SIGNALOPS_CONSUMER__GROUP_ID="$2" SIGNALOPS_HTTP__PORT="$rport" \
+    "$BIN/rules" >"$logs/$1.log" 2>&1 &
+  rules_pid=$!
+  say "$1: the rules group catches up $BENCH_RULES_EVENTS events"
+  for _ in $(seq 1 3000); do
+    done_now="$("$BIN/signalctl" --json groups describe "$2" --topic "$rules_topic" \
+      | python3 -c 'import json,sys; print(sum(p["postgres_next"] or 0 for p in json.load(sys.stdin)["partitions"]))' 2>/dev/null || echo 0)"
+    [[ -z "$first" && "$done_now" -gt 0 ]] && first="$(date +%s.%N)" && first_done="$done_now"
+    (( done_now >= BENCH_RULES_EVENTS )) && break
+    kill -0 "$rules_pid" 2>/dev/null || die "the rules service died; see $logs/$1.log"
+    sleep 0.2
+  done
+  last="$(date +%s.%N)"
+  hwm="$(awk '/^VmHWM:/ {print $2}' "/proc/$rules_pid/status" 2>/dev/null || echo 0)"
+  (( hwm > rules_rss_kib )) && rules_rss_kib="$hwm"
+  kill -TERM "$rules_pid" 2>/dev/null || true
+  wait "$rules_pid" 2>/dev/null || true
+  rules_pid=""
+  python3 - "$1" "$first" "$last" "$first_done" "$done_now" >>"$results" <<'PY'
+import json, sys
+name, first, last, first_done, done = sys.argv[1], float(sys.argv[2] or sys.argv[3]), float(sys.argv[3]), int(sys.argv[4] or 0), int(sys.argv[5])
+seconds = max(last - first, 1e-3)
+print(json.dumps({"scenario": name, "available": True, "events_per_s": (done - first_done) / seconds, "requests": done - first_done,
+                  "note": f"12 tenants × 100 rules shape, from its first batch to {done} events in {seconds:.1f} s (group join excluded)"}))
+PY
+}
+rules_run rules-stateless signalops-rules-stateless
+"$BIN/signalops-bench" rules-windows --tenants "$rules_tenants"
+rules_run rules-windows signalops-rules-windows
 mem_gib="$(awk '/^MemTotal:/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)"
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 # Other people edit the tree while a run builds: say whether it was clean.
@@ -317,6 +371,7 @@ steal_percent="$(python3 -c 'import sys; s, t = int(sys.argv[2]) - int(sys.argv[
 "$BIN/signalops-bench" report --results "$results" "${doc_args[@]}" \
   ${steal_percent:+--steal-percent "$steal_percent"} \
   ${rss_kib:+--rss-kib "$rss_kib"} ${projector_rss_kib:+--projector-rss-kib "$projector_rss_kib"} \
+  ${rules_rss_kib:+--rules-rss-kib "$rules_rss_kib"} \
   --date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --machine "$(nproc) cores, $mem_gib GiB RAM, $(uname -sr)" \
   --kafka "$(basename "$SIGNALOPS_KAFKA_HOME" | sed 's/^kafka[_-]//')" \

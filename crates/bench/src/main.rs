@@ -10,6 +10,7 @@ mod payload;
 mod read_side;
 mod report;
 mod result;
+mod rules;
 mod scenarios;
 mod steady_ingest;
 
@@ -138,6 +139,42 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         tenants: usize,
     },
+    /// Tenants with stateless rules and a topic of their events (the rules
+    /// scenario); prints the tenant ids, comma-separated.
+    RulesSetup {
+        #[arg(long, env = "SIGNALOPS_DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        #[arg(long, env = "SIGNALOPS_KAFKA_BROKERS")]
+        brokers: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long, default_value_t = 200_000)]
+        count: u64,
+        #[arg(long, default_value_t = 12)]
+        tenants: usize,
+        #[arg(long, default_value_t = 80)]
+        stateless: usize,
+    },
+    /// Adds window rules to the tenants `rules-setup` made.
+    RulesWindows {
+        #[arg(long, env = "SIGNALOPS_DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        #[arg(long, value_delimiter = ',')]
+        tenants: Vec<String>,
+        #[arg(long, default_value_t = 20)]
+        windows: usize,
+    },
+    /// The consumer runtime with a no-op handler over a topic: the rules group's ceiling.
+    NoopCeiling {
+        #[arg(long, env = "SIGNALOPS_DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        #[arg(long, env = "SIGNALOPS_KAFKA_BROKERS")]
+        brokers: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        count: u64,
+    },
     /// Prints the Markdown table from the JSON lines and updates the doc.
     Report {
         #[arg(long)]
@@ -151,6 +188,9 @@ enum Command {
         /// Peak RSS of the projector during the read-side scenarios.
         #[arg(long)]
         projector_rss_kib: Option<u64>,
+        /// Peak RSS of the rules service over both rules runs.
+        #[arg(long)]
+        rules_rss_kib: Option<u64>,
         /// CPU steal during the run, in percent of all CPU time.
         #[arg(long)]
         steal_percent: Option<f64>,
@@ -219,9 +259,25 @@ async fn main() -> anyhow::Result<()> {
             let steady = steady_ingest::Steady { url, api_keys, rate, batch: batch.max(1), duration: load.load().duration };
             print(&steady_ingest::run(steady).await?);
         }
-        Command::Report { results, doc, rss_kib, projector_rss_kib, steal_percent, date, machine, kafka, commit, load } => {
-            let context =
-                report::Context { date, machine, kafka, commit, seconds: load.seconds, rss_kib, projector_rss_kib, steal_percent };
+        Command::RulesSetup { database_url, brokers, topic, count, tenants, stateless } => {
+            println!("{}", rules::setup(&database_url, &brokers, &topic, tenants, stateless, count).await?.join(","));
+        }
+        Command::RulesWindows { database_url, tenants, windows } => rules::add_windows(&database_url, &tenants, windows).await?,
+        Command::NoopCeiling { database_url, brokers, topic, count } => {
+            print(&ceiling(rules::noop_ceiling(&database_url, &brokers, &topic, count).await?)?);
+        }
+        Command::Report { results, doc, rss_kib, projector_rss_kib, rules_rss_kib, steal_percent, date, machine, kafka, commit, load } => {
+            let context = report::Context {
+                date,
+                machine,
+                kafka,
+                commit,
+                seconds: load.seconds,
+                rss_kib,
+                projector_rss_kib,
+                rules_rss_kib,
+                steal_percent,
+            };
             report(results, doc, context)?;
         }
     }

@@ -46,6 +46,7 @@ pub fn envelope(tenant: &str, data: &str) -> Event {
         data_content_type: "application/json".to_owned(),
         data: data.as_bytes().to_vec(),
         schema_version: ENVELOPE_SCHEMA_VERSION,
+        causation: None,
     }
 }
 

@@ -18,6 +18,7 @@ pub struct Context {
     pub seconds: u64,
     pub rss_kib: Option<u64>,
     pub projector_rss_kib: Option<u64>,
+    pub rules_rss_kib: Option<u64>,
     /// Share of CPU time the hypervisor took away during the run (`steal`
     /// in /proc/stat), in percent: a busy host slows ceilings and gateway
     /// alike, which is why rounds are interleaved.
@@ -169,6 +170,7 @@ pub fn render(results: &[ScenarioResult], context: &Context) -> String {
     });
 
     read_side_rows(results, context, &mut rows);
+    rules_rows(results, context, &mut rows);
 
     let mut out = String::new();
     let _ = writeln!(out, "| scenario | in flight | events/s | p50 ms | p99 ms | ratio to ceiling | target | pass/fail |");
@@ -253,6 +255,28 @@ fn read_side_rows(results: &[ScenarioResult], context: &Context, rows: &mut Vec<
     });
 }
 
+/// The rules group against the consumer runtime with a no-op handler over
+/// the same records: ≥ 0.7 with stateless rules only, ≥ 0.5 with windows,
+/// and its RSS.
+fn rules_rows(results: &[ScenarioResult], context: &Context, rows: &mut Vec<Row>) {
+    let Some(noop) = find(results, "rules-noop-ceiling") else { return };
+    rows.push(ceiling_row(Some(noop), "rules-noop-ceiling"));
+    for result in results {
+        match result.scenario.as_str() {
+            "rules-stateless" => rows.push(judged(result, Some(noop.events_per_s), Some(0.7), "≥ 0.7 × no-op consumer")),
+            "rules-windows" => rows.push(judged(result, Some(noop.events_per_s), Some(0.5), "≥ 0.5 × no-op consumer")),
+            _ => {}
+        }
+    }
+    let rss = context.rules_rss_kib.map(|kib| kib as f64 / 1024.0);
+    let verdict = rss.map_or("not measured", |mib| if mib <= RSS_LIMIT_MIB { "pass" } else { "fail" });
+    let value = rss.map_or("—".into(), |mib| format!("{mib:.1} MiB"));
+    let dash = || "—".to_owned();
+    rows.push(Row {
+        cells: ["rules peak RSS (VmHWM)".into(), dash(), dash(), dash(), dash(), value, "≤ 256 MiB".into(), verdict.into()]
+    });
+}
+
 /// HTTP accept → row visible at half the gateway's max: judged by its p99.
 fn end_to_end_row(result: &ScenarioResult) -> Row {
     let verdict = match result.p99_ms {
@@ -293,6 +317,15 @@ mod tests {
     }
 
     #[test]
+    fn rules_rows_are_judged_against_the_no_op_consumer() {
+        let results = [result("rules-noop-ceiling", 10_000.0), result("rules-stateless", 7_500.0), result("rules-windows", 4_000.0)];
+        let table = render(&results, &Context { rules_rss_kib: Some(300 * 1024), ..Context::default() });
+        assert!(table.contains("| rules-stateless | — | 7500 | — | — | 0.75 | ≥ 0.7 × no-op consumer | pass |"), "{table}");
+        assert!(table.contains("| rules-windows | — | 4000 | — | — | 0.40 | ≥ 0.5 × no-op consumer | fail |"), "{table}");
+        assert!(table.contains("| rules peak RSS (VmHWM) | — | — | — | — | 300.0 MiB | ≤ 256 MiB | fail |"), "{table}");
+    }
+
+    #[test]
     fn gateway_rows_are_judged_against_their_ceiling() {
         let results = [
             result("producer-ceiling", 100_000.0),
@@ -309,6 +342,7 @@ mod tests {
             seconds: 1,
             rss_kib: Some(100 * 1024),
             projector_rss_kib: None,
+            rules_rss_kib: None,
             steal_percent: None,
         };
         let table = render(&results, &context);

@@ -1,6 +1,7 @@
 //! What every SignalOps service stands on: configuration, telemetry,
 //! Postgres (pool, tenant transactions, migrations, RLS safety check), Kafka
-//! (producer, topics), the consumer runtime, health endpoints and shutdown.
+//! (producer, topics), the consumer runtime, the outbox relay, health
+//! endpoints and shutdown.
 
 pub mod api_keys;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod http;
 pub mod ids;
 pub mod kafka;
 pub mod metrics;
+pub mod outbox;
 pub mod postgres;
 pub mod read_models;
 pub mod service;

@@ -1,7 +1,9 @@
 //! Wire types of the SignalOps log and the helpers every producer and consumer
-//! shares: the `Event` envelope, dead letters, timestamps and Kafka headers.
+//! shares: the `Event` envelope, notification requests, dead letters,
+//! timestamps, Kafka headers and the checks on event data.
 
 pub mod content_type;
+pub mod event_data;
 pub mod headers;
 pub mod json_text;
 pub mod time;
@@ -13,13 +15,16 @@ pub mod v1 {
 }
 
 pub use prost::Message;
-pub use v1::{DeadLetter, Event, Header};
+pub use v1::{Causation, DeadLetter, Event, Header, NotificationRequest};
 
 /// Version written into `Event.schema_version` by this build.
 pub const ENVELOPE_SCHEMA_VERSION: u32 = 1;
 
 /// Content type of a protobuf-encoded envelope, sent in the `content-type` header.
 pub const ENVELOPE_CONTENT_TYPE: &str = "application/x-protobuf; messageType=signalops.v1.Event";
+
+/// Content type of a record on the notifications topic.
+pub const NOTIFICATION_CONTENT_TYPE: &str = "application/x-protobuf; messageType=signalops.v1.NotificationRequest";
 
 /// Why a record's bytes are not a valid envelope.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +68,7 @@ mod tests {
             data_content_type: "application/json".into(),
             data: br#"{"amount":42}"#.to_vec(),
             schema_version: ENVELOPE_SCHEMA_VERSION,
+            causation: None,
         }
     }
 
@@ -71,6 +77,19 @@ mod tests {
         let event = sample();
         let decoded = Event::decode_checked(&event.encode_to_vec()).expect("decodes");
         assert_eq!(decoded, event);
+    }
+
+    #[test]
+    fn causation_round_trips_and_an_envelope_without_it_decodes_as_none() {
+        let mut event = sample();
+        assert_eq!(Event::decode_checked(&event.encode_to_vec()).expect("decodes").causation, None);
+        event.causation = Some(Causation {
+            root_event_id: "r".into(),
+            source_event_id: "s".into(),
+            rule_id: "0192f0c0-0000-7000-8000-000000000002".into(),
+            depth: 2,
+        });
+        assert_eq!(Event::decode_checked(&event.encode_to_vec()).expect("decodes"), event);
     }
 
     #[test]

@@ -34,6 +34,7 @@ fn envelope(tenant: TenantId, event_type: &str, subject: &str, data: &Value) -> 
         data_content_type: "application/json".to_owned(),
         data: serde_json::to_vec(data).unwrap_or_default(),
         schema_version: ENVELOPE_SCHEMA_VERSION,
+        causation: None,
     }
 }
 

@@ -49,6 +49,7 @@ fn envelope(tenant: &str, n: usize) -> Event {
         data_content_type: "application/json".into(),
         data: format!(r#"{{"n":{n}}}"#).into_bytes(),
         schema_version: 1,
+        causation: None,
     }
 }
 

@@ -139,6 +139,7 @@ impl EventInput {
             data_content_type: content_type,
             data,
             schema_version: ENVELOPE_SCHEMA_VERSION,
+            causation: None,
         })
     }
 }

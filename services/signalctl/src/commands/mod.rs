@@ -5,6 +5,7 @@ pub mod keys;
 pub mod migrate;
 pub mod projections;
 pub mod replay;
+mod replay_rules;
 pub mod tenants;
 pub mod topics;
 

@@ -1,7 +1,9 @@
 //! `signalctl replay <group>`: moves a stopped group back (or forward) in a
 //! topic, in Postgres (where the runtime resumes from) and in Kafka (what lag
 //! tools show), like `kafka-consumer-groups --reset-offsets`: a dry run
-//! unless `--execute`, and refused while the group has members.
+//! unless `--execute`, and refused while the group has members. A rules
+//! group replays only to the earliest offset, and its state and firings are
+//! cleared in the transaction that moves its offsets (see `replay_rules`).
 
 use std::collections::BTreeMap;
 
@@ -15,6 +17,7 @@ use signalops_platform::postgres;
 
 use super::Output;
 use super::group_state::{self, TIMEOUT};
+use super::replay_rules;
 use crate::CtlConfig;
 
 #[derive(Debug, Args)]
@@ -58,6 +61,10 @@ pub async fn run(args: ReplayArgs, output: Output) -> anyhow::Result<()> {
     let kafka = config.require_kafka()?.clone();
     let topic = args.topic.clone().unwrap_or_else(|| kafka.topics.events.clone());
     let mut client = postgres::connect_one(config.require_database()?.url.expose()).await?;
+    let rules_group = replay_rules::is_rules_group(&client, &args.group).await?;
+    if rules_group {
+        replay_rules::check_target(&args.group, args.to_earliest, &topic, &kafka.topics.events)?;
+    }
     let stored = group_state::postgres_offsets(&client, &args.group).await?;
     let (group, plan_topic) = (args.group.clone(), topic.clone());
     let (to_earliest, to_datetime, to_offset) = (args.to_earliest, args.to_datetime, args.to_offset.clone());
@@ -110,8 +117,14 @@ pub async fn run(args: ReplayArgs, output: Output) -> anyhow::Result<()> {
     );
     let plan = json!(steps.iter().map(|s| json!({"partition": s.partition, "postgres_offset": s.postgres_now, "kafka_offset": s.kafka_now, "new_offset": s.target})).collect::<Vec<_>>());
     if !args.execute {
+        if rules_group {
+            lines.push("and every tenant's rule state and firings would be cleared (the rules recompute them)".to_owned());
+        }
         lines.insert(0, format!("dry run: group {} on {topic} would move as below; nothing changed (add --execute to apply)", args.group));
-        output.print(lines.join("\n"), json!({"group": args.group, "topic": topic, "executed": false, "partitions": plan}));
+        output.print(
+            lines.join("\n"),
+            json!({"group": args.group, "topic": topic, "executed": false, "rules_group": rules_group, "partitions": plan}),
+        );
         return Ok(());
     }
 
@@ -127,6 +140,9 @@ pub async fn run(args: ReplayArgs, output: Output) -> anyhow::Result<()> {
         )
         .await?;
     }
+    // A rules group restarts its fold over the events from empty state, in
+    // the same step: no member can see the new offsets with the old state.
+    let cleared = if rules_group { Some(replay_rules::clear(&tx).await?) } else { None };
     let group = args.group.clone();
     let commit_topic = topic.clone();
     let targets: Vec<(i32, i64)> = steps.iter().map(|s| (s.partition, s.target)).collect();
@@ -144,7 +160,14 @@ pub async fn run(args: ReplayArgs, output: Output) -> anyhow::Result<()> {
     })
     .await??;
     lines.insert(0, format!("group {} on {topic} moved:", args.group));
-    output.print(lines.join("\n"), json!({"group": args.group, "topic": topic, "executed": true, "partitions": plan}));
+    if let Some(c) = cleared {
+        lines.push(format!("rule state cleared: {} state row(s), {} firing(s); the rules recompute them", c.states, c.firings));
+    }
+    let cleared = cleared.map(|c| json!({"states": c.states, "firings": c.firings}));
+    output.print(
+        lines.join("\n"),
+        json!({"group": args.group, "topic": topic, "executed": true, "rules_group": rules_group, "rules_cleared": cleared, "partitions": plan}),
+    );
     Ok(())
 }
 

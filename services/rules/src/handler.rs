@@ -1,0 +1,89 @@
+//! The rules group's `BatchHandler`. Each batch (one partition, offset
+//! order) is split by tenant; for each tenant with rules, in the batch's
+//! transaction and under that tenant's row-level security:
+//!
+//! 1. the events some rule is indexed for are picked out (`RuleIndex`);
+//! 2. the window and throttle states their matching events touch are loaded
+//!    in one query;
+//! 3. every indexed rule runs on every such event, in order, with the states
+//!    carried in memory;
+//! 4. changed states, firings (fired and suppressed, with the reason) and
+//!    staged records are written, one statement each, and expired states are
+//!    deleted.
+//!
+//! The runtime commits all of it with the partition's next offset, so each
+//! event's effect on rules is applied exactly once.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::TimeDelta;
+use signalops_platform::TenantId;
+use signalops_platform::consumer::{BatchHandler, HandlerError, Record, Transaction};
+use signalops_platform::postgres::set_tenant;
+use signalops_rule_engine::FireOptions;
+
+use crate::catalog::{Catalog, TenantRules};
+use crate::evaluate::{self, Outcome};
+use crate::incoming::Incoming;
+use crate::{metrics, states, writes};
+
+pub struct RulesHandler {
+    catalog: Catalog,
+    options: FireOptions,
+    grace: TimeDelta,
+}
+
+impl RulesHandler {
+    pub fn new(catalog: Catalog, options: FireOptions, state_expiry_grace: TimeDelta) -> Self {
+        Self { catalog, options, grace: state_expiry_grace }
+    }
+
+    async fn tenant(&self, tx: &Transaction<'_>, tenant: TenantId, rules: &TenantRules, events: &[&Incoming]) -> Result<(), HandlerError> {
+        let candidates = evaluate::candidates(rules, events).map_err(|(index, reason)| HandlerError::undecodable(index, reason))?;
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        set_tenant(tx, tenant).await?;
+        let touched = evaluate::touched_states(&candidates);
+        let mut cache = states::load(tx, tenant, &touched).await?;
+        let effects = evaluate::run(tenant, &candidates, &mut cache, &self.options, chrono::Utc::now());
+        let stateful = candidates.iter().any(|c| c.rules.iter().any(|r| evaluate::uses_state(r)));
+        let expired_before = if stateful { evaluate::expired_before(&candidates, self.grace) } else { None };
+        states::store(tx, tenant, &cache, expired_before).await?;
+        writes::firings(tx, tenant, &effects.firings).await?;
+        writes::outbox(tx, tenant, &effects.staged).await?;
+        let m = metrics::rules();
+        m.evaluations.inc_by(effects.evaluations);
+        for firing in &effects.firings {
+            m.firings.with_label_values(&[firing.outcome.as_str()]).inc();
+        }
+        if effects.firings.iter().any(|f| f.outcome == Outcome::Fired) {
+            tracing::debug!(tenant = %tenant, fired = effects.firings.len(), staged = effects.staged.len(), "rules fired");
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BatchHandler for RulesHandler {
+    #[tracing::instrument(name = "rules.batch", skip_all, fields(records = records.len()), err)]
+    async fn handle(&self, tx: &Transaction<'_>, records: &[Record]) -> Result<(), HandlerError> {
+        let mut incoming = Vec::with_capacity(records.len());
+        for (index, record) in records.iter().enumerate() {
+            incoming.push(Incoming::decode(index, record).map_err(|reason| HandlerError::undecodable(index, reason))?);
+        }
+        // Records are keyed by tenant, so a batch nearly always holds one.
+        // Tenants' states are disjoint, so each tenant's events are
+        // processed on their own, in offset order.
+        let mut tenants: Vec<TenantId> = incoming.iter().map(|i| i.tenant).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        for tenant in tenants {
+            let Some(rules): Option<Arc<TenantRules>> = self.catalog.tenant(tenant) else { continue };
+            let events: Vec<&Incoming> = incoming.iter().filter(|i| i.tenant == tenant).collect();
+            self.tenant(tx, tenant, &rules, &events).await?;
+        }
+        Ok(())
+    }
+}

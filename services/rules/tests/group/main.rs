@@ -1,0 +1,8 @@
+//! The rules group against the real broker and database (one test binary;
+//! the modules share the fixture).
+
+mod exactly_once;
+mod firing;
+mod fixture;
+mod loading;
+mod outbox;
