@@ -316,3 +316,24 @@ async fn the_rule_schema_is_served_as_the_file_in_the_repository() {
     let file: Value = serde_json::from_str(include_str!("../../../../schemas/rules/rule.schema.json")).expect("schema file");
     assert_eq!(schema, file);
 }
+
+#[tokio::test]
+async fn concurrent_updates_each_get_their_own_version() {
+    let app = spawn_app().await;
+    let owner = app.signup(&unique_email("owner"), "acme").await;
+    let rule_id = id(&create_rule(&app, &owner, rule_doc("v1")).await);
+    let path = format!("/v1/rules/{rule_id}");
+    let updates = (0..8).map(|i| call(&app, &owner, Method::PUT, &path, Some(rule_doc(&format!("concurrent {i}")))));
+    let answers = futures::future::join_all(updates).await;
+    let mut versions: Vec<u64> = answers
+        .iter()
+        .map(|(status, rule)| {
+            assert_eq!(*status, StatusCode::OK, "{rule}");
+            rule["current_version"].as_u64().expect("version")
+        })
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (2..=9).collect::<Vec<u64>>());
+    let (_, rule) = call(&app, &owner, Method::GET, &path, None).await;
+    assert_eq!(rule["current_version"], 9);
+}
