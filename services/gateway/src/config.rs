@@ -18,6 +18,7 @@ pub struct GatewayConfig {
     pub auth: AuthSettings,
     pub api_keys: ApiKeySettings,
     pub ingest: IngestSettings,
+    pub rules_api: RulesApiSettings,
 }
 
 impl GatewayConfig {
@@ -36,6 +37,7 @@ impl Validate for GatewayConfig {
         problems.extend(nested("auth", self.auth.validate()));
         problems.extend(nested("api_keys", self.api_keys.validate()));
         problems.extend(nested("ingest", self.ingest.validate()));
+        problems.extend(nested("rules_api", self.rules_api.validate()));
         // The signing keys are checked here, not in AuthSettings: which
         // deployment this is lives in api_keys.environment (ADR 0021).
         if !self.api_keys.is_dev() && self.auth.parsed_keys().iter().any(|(_, secret)| dev_defaults::is_dev_secret(secret)) {
@@ -110,6 +112,58 @@ impl Validate for IngestSettings {
         }
         if !(1..=TAIL_MAX_STREAMS_CEILING).contains(&self.tail_max_streams) {
             problems.push(FieldProblem::new("tail_max_streams", format!("must be between 1 and {TAIL_MAX_STREAMS_CEILING}")));
+        }
+        problems
+    }
+}
+
+/// Bounds of the rule dry run (`POST /v1/rules/test`) and backtest
+/// (`POST /v1/rules/{id}/backtest`): both run in the request, so they are
+/// bounded in work and time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesApiSettings {
+    /// Most sample events one dry run takes.
+    pub test_max_events: usize,
+    /// Most stored events one backtest evaluates before it stops and says so.
+    pub backtest_max_events: u64,
+    /// How long one backtest may run before it stops and says so.
+    pub backtest_time_budget_ms: u64,
+    /// Events read from Postgres per round trip.
+    pub backtest_page_size: i32,
+    /// Upper bound of a backtest's `limit` (firings listed with their traces).
+    pub backtest_max_firings: u32,
+}
+
+impl Default for RulesApiSettings {
+    fn default() -> Self {
+        Self {
+            test_max_events: 100,
+            backtest_max_events: 100_000,
+            backtest_time_budget_ms: 10_000,
+            backtest_page_size: 500,
+            backtest_max_firings: 1_000,
+        }
+    }
+}
+
+impl Validate for RulesApiSettings {
+    fn validate(&self) -> Vec<FieldProblem> {
+        let mut problems = Vec::new();
+        if !(1..=10_000).contains(&self.test_max_events) {
+            problems.push(FieldProblem::new("test_max_events", "must be between 1 and 10000"));
+        }
+        if !(1..=10_000_000).contains(&self.backtest_max_events) {
+            problems.push(FieldProblem::new("backtest_max_events", "must be between 1 and 10000000"));
+        }
+        if !(100..=300_000).contains(&self.backtest_time_budget_ms) {
+            problems.push(FieldProblem::new("backtest_time_budget_ms", "must be between 100 and 300000"));
+        }
+        if !(1..=10_000).contains(&self.backtest_page_size) {
+            problems.push(FieldProblem::new("backtest_page_size", "must be between 1 and 10000"));
+        }
+        if !(1..=10_000).contains(&self.backtest_max_firings) {
+            problems.push(FieldProblem::new("backtest_max_firings", "must be between 1 and 10000"));
         }
         problems
     }

@@ -17,6 +17,7 @@ pub mod problem;
 pub mod query;
 pub mod request_guard;
 pub mod roles;
+pub mod rules;
 pub mod security_headers;
 pub mod startup;
 pub mod state;

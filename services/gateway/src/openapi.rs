@@ -23,6 +23,7 @@ use crate::problem::{FieldError, Problem};
         (name = "api-keys", description = "API keys for machines"),
         (name = "audit", description = "The audit log of control-plane changes"),
         (name = "events", description = "Sending events (API key with events:write)"),
+        (name = "rules", description = "Rules: immutable versions, pause and resume, firings, dry runs and backtests"),
     )
 )]
 pub struct ApiDoc;

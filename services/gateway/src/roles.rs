@@ -60,10 +60,12 @@ pub enum Permission {
     ReadAuditLog,
     ReadEvents,
     ManageEventSchemas,
+    ReadRules,
+    ManageRules,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 12] = [
         Permission::ReadTenant,
         Permission::ReadMembers,
         Permission::ManageMembers,
@@ -74,6 +76,8 @@ impl Permission {
         Permission::ReadAuditLog,
         Permission::ReadEvents,
         Permission::ManageEventSchemas,
+        Permission::ReadRules,
+        Permission::ManageRules,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +92,8 @@ impl Permission {
             Self::ReadAuditLog => "audit_log:read",
             Self::ReadEvents => "events:read",
             Self::ManageEventSchemas => "event_schemas:manage",
+            Self::ReadRules => "rules:read",
+            Self::ManageRules => "rules:manage",
         }
     }
 }
@@ -98,8 +104,8 @@ pub fn allows(role: Role, permission: Permission) -> bool {
     use Permission as P;
     match role {
         Role::Owner | Role::Admin => true,
-        Role::Member => matches!(permission, P::ReadTenant | P::ReadMembers | P::ReadApiKeys | P::ReadEvents),
-        Role::Viewer => matches!(permission, P::ReadTenant | P::ReadMembers | P::ReadEvents),
+        Role::Member => matches!(permission, P::ReadTenant | P::ReadMembers | P::ReadApiKeys | P::ReadEvents | P::ReadRules),
+        Role::Viewer => matches!(permission, P::ReadTenant | P::ReadMembers | P::ReadEvents | P::ReadRules),
     }
 }
 

@@ -26,7 +26,7 @@ use crate::openapi::ApiDoc;
 use crate::problem::{ApiError, from_actix};
 use crate::security_headers::{docs_policy, security_headers};
 use crate::state::AppState;
-use crate::{GatewayConfig, api_keys, audit, auth, event_schemas, ingest, invitations, members, query, tail, tenant};
+use crate::{GatewayConfig, api_keys, audit, auth, event_schemas, ingest, invitations, members, query, rules, tail, tenant};
 
 pub struct Application {
     port: u16,
@@ -168,6 +168,7 @@ pub(crate) fn configure_v1(cfg: &mut utoipa_actix_web::service_config::ServiceCo
         .configure(invitations::routes::configure)
         .configure(api_keys::routes::configure)
         .configure(event_schemas::routes::configure)
+        .configure(rules::configure)
         .configure(tail::routes::configure)
         // After the tail: `/events/stream` must win over `/events/{id}`.
         .configure(query::configure)

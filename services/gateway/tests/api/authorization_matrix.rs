@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use signalops_gateway::roles::{Permission, Role, allows};
 
 use crate::helpers::{Person, TestApp, spawn_app, status_and_json, unique_email};
+use crate::rules::rule_doc;
 
 /// Objects an endpoint acts on, created fresh by the owner for each call so
 /// that one call's change cannot affect the next.
@@ -14,6 +15,7 @@ struct Targets {
     member_id: String,
     invitation_id: String,
     api_key_id: String,
+    rule_id: String,
 }
 
 async fn fresh_targets(app: &TestApp, owner: &Person) -> Targets {
@@ -33,8 +35,9 @@ async fn fresh_targets(app: &TestApp, owner: &Person) -> Targets {
         status_and_json(app.call(Method::POST, "/v1/api-keys", Some(&owner.access_token), Some(json!({"scopes": ["events:read"]}))).await)
             .await;
     assert_eq!(status, StatusCode::CREATED, "{key}");
+    let rule = crate::rules::create_rule(app, owner, crate::rules::rule_doc("target")).await;
     let id = |v: &Value| v["id"].as_str().expect("id").to_owned();
-    Targets { member_id: member.user_id, invitation_id: id(&invitation), api_key_id: id(&key) }
+    Targets { member_id: member.user_id, invitation_id: id(&invitation), api_key_id: id(&key), rule_id: id(&rule) }
 }
 
 /// (method, path, body, permission, success status)
@@ -64,6 +67,30 @@ fn endpoints(t: &Targets) -> Vec<(Method, String, Option<Value>, Permission, Sta
             format!("/v1/event-schemas/type.{}", uuid::Uuid::new_v4().simple()),
             Some(json!({"schema": {"type": "object"}})),
             Permission::ManageEventSchemas,
+            StatusCode::OK,
+        ),
+        (Method::GET, "/v1/rules".into(), None, Permission::ReadRules, StatusCode::OK),
+        (Method::POST, "/v1/rules".into(), Some(rule_doc("new")), Permission::ManageRules, StatusCode::CREATED),
+        (Method::GET, format!("/v1/rules/{}", t.rule_id), None, Permission::ReadRules, StatusCode::OK),
+        (Method::PUT, format!("/v1/rules/{}", t.rule_id), Some(rule_doc("changed")), Permission::ManageRules, StatusCode::OK),
+        (Method::POST, format!("/v1/rules/{}/pause", t.rule_id), None, Permission::ManageRules, StatusCode::OK),
+        (Method::POST, format!("/v1/rules/{}/resume", t.rule_id), None, Permission::ManageRules, StatusCode::OK),
+        (Method::DELETE, format!("/v1/rules/{}", t.rule_id), None, Permission::ManageRules, StatusCode::NO_CONTENT),
+        (Method::GET, format!("/v1/rules/{}/versions", t.rule_id), None, Permission::ReadRules, StatusCode::OK),
+        (Method::GET, format!("/v1/rules/{}/versions/1", t.rule_id), None, Permission::ReadRules, StatusCode::OK),
+        (Method::GET, format!("/v1/rules/{}/firings", t.rule_id), None, Permission::ReadRules, StatusCode::OK),
+        (
+            Method::POST,
+            "/v1/rules/test".into(),
+            Some(json!({"rule_id": t.rule_id, "events": [{"type": "payment.failed", "data": {"currency": "EUR"}}]})),
+            Permission::ReadRules,
+            StatusCode::OK,
+        ),
+        (
+            Method::POST,
+            format!("/v1/rules/{}/backtest", t.rule_id),
+            Some(json!({"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"})),
+            Permission::ReadRules,
             StatusCode::OK,
         ),
     ]
@@ -99,8 +126,9 @@ async fn another_tenants_credentials_on_this_tenants_objects_get_404() {
     let targets = fresh_targets(&app, &owner).await;
     let mut failures = Vec::new();
     for (method, path, body, _, _) in endpoints(&targets) {
-        // Only endpoints that name an object of the first tenant.
-        if !path.contains(&targets.member_id) && !path.contains(&targets.invitation_id) && !path.contains(&targets.api_key_id) {
+        // Only endpoints that name an object of the first tenant (in the path or the body).
+        let names = |id: &str| path.contains(id) || body.as_ref().is_some_and(|b| b.to_string().contains(id));
+        if ![&targets.member_id, &targets.invitation_id, &targets.api_key_id, &targets.rule_id].iter().any(|id| names(id)) {
             continue;
         }
         let (status, response) = status_and_json(app.call(method.clone(), &path, Some(&intruder.access_token), body).await).await;

@@ -18,7 +18,11 @@ fn body_endpoints(person: &Person) -> Vec<(Method, String, Option<String>)> {
         (Method::POST, "/v1/invitations".into(), token.clone()),
         (Method::POST, "/v1/invitations/accept".into(), None),
         (Method::POST, "/v1/invitations/decline".into(), None),
-        (Method::PATCH, format!("/v1/members/{}", person.user_id), token),
+        (Method::PATCH, format!("/v1/members/{}", person.user_id), token.clone()),
+        (Method::POST, "/v1/rules".into(), token.clone()),
+        (Method::PUT, format!("/v1/rules/{}", uuid::Uuid::now_v7()), token.clone()),
+        (Method::POST, "/v1/rules/test".into(), token.clone()),
+        (Method::POST, format!("/v1/rules/{}/backtest", uuid::Uuid::now_v7()), token),
     ]
 }
 
@@ -44,7 +48,8 @@ async fn send_raw(
 async fn malformed_wrong_typed_oversized_and_mistyped_bodies_are_4xx_problems() {
     let app = spawn_app().await;
     let person = app.signup(&unique_email("owner"), "acme").await;
-    let oversized = format!("{{\"email\": \"{}\"}}", "a".repeat(70 * 1024)).into_bytes();
+    // Over every admin limit, also the dry run's 1 MiB.
+    let oversized = format!("{{\"email\": \"{}\"}}", "a".repeat(1100 * 1024)).into_bytes();
     // (case, content type, body, acceptable statuses)
     let cases: Vec<(&str, &str, Vec<u8>, &[StatusCode])> = vec![
         ("malformed JSON", "application/json", b"{".to_vec(), &[StatusCode::BAD_REQUEST]),
@@ -143,6 +148,11 @@ async fn nul_characters_and_forged_cursors_are_refused_on_every_route_before_sql
         (Method::DELETE, "/v1/api-keys/%00".to_owned()),
         (Method::GET, "/v1/invitations/%00".to_owned()),
         (Method::GET, "/v1/tenant?x=%00".to_owned()),
+        (Method::GET, "/v1/rules/%00".to_owned()),
+        (Method::GET, format!("/v1/rules?cursor={uuid_cursor}")),
+        (Method::GET, format!("/v1/rules/{}/versions?cursor={nul_text}", uuid::Uuid::nil())),
+        (Method::GET, format!("/v1/rules/{}/firings?cursor={nul_time}", uuid::Uuid::nil())),
+        (Method::POST, "/v1/rules/%00/pause".to_owned()),
     ];
     for (method, path) in paths {
         for auth in ["token", "key"] {
@@ -164,6 +174,12 @@ async fn nul_characters_and_forged_cursors_are_refused_on_every_route_before_sql
         (Method::POST, "/v1/api-keys", json!({"scopes": ["events:read"], "label": "a\u{0}"})),
         (Method::POST, "/v1/invitations", json!({"email": "a\u{0}@example.com", "role": "viewer"})),
         (Method::PUT, "/v1/event-schemas/invoice.paid", json!({"schema": {"description": "\u{0}"}})),
+        (
+            Method::POST,
+            "/v1/rules",
+            json!({"name": "a\u{0}", "event_types": ["a."], "when": {"path": "type", "op": "exists"}, "actions": []}),
+        ),
+        (Method::POST, "/v1/rules/test", json!({"rule": {"name": "x"}, "events": [{"type": "a", "data": {"k": "\u{0}"}}]})),
     ] {
         let response = app.call(method.clone(), path, Some(&person.access_token), Some(body)).await;
         let (status, problem) = status_and_json(response).await;

@@ -19,7 +19,7 @@ use signalops_testkit::eventually;
 use crate::helpers::{Person, TestApp, assert_problem, spawn_app, status_and_json, unique_email};
 
 /// Runs the projector over the app's events topic and database until dropped.
-struct Projector(CancellationToken);
+pub struct Projector(CancellationToken);
 
 impl Drop for Projector {
     fn drop(&mut self) {
@@ -27,7 +27,7 @@ impl Drop for Projector {
     }
 }
 
-async fn projector(app: &TestApp) -> Projector {
+pub async fn projector(app: &TestApp) -> Projector {
     let producer = EventProducer::new(&app.stack.kafka_settings(), "query-test").expect("producer");
     let dlq = app.stack.topic("query-dlq", 1).await.expect("dlq");
     let settings = ConsumerSettings {
@@ -50,7 +50,7 @@ async fn projector(app: &TestApp) -> Projector {
     Projector(token)
 }
 
-async fn tenant_with_key(app: &TestApp) -> (Person, String) {
+pub async fn tenant_with_key(app: &TestApp) -> (Person, String) {
     let owner = app.signup(&unique_email("owner"), "acme").await;
     let body = json!({"scopes": ["events:write", "events:read"]});
     let (status, key) = status_and_json(app.call(Method::POST, "/v1/api-keys", Some(&owner.access_token), Some(body)).await).await;
@@ -58,7 +58,7 @@ async fn tenant_with_key(app: &TestApp) -> (Person, String) {
     (owner, key["key"].as_str().expect("key").to_owned())
 }
 
-async fn send_batch(app: &TestApp, key: &str, events: Vec<Value>) {
+pub async fn send_batch(app: &TestApp, key: &str, events: Vec<Value>) {
     let response = app.client.post(app.url("/v1/events")).header("x-api-key", key).json(&Value::Array(events)).send().await.expect("sent");
     let (status, receipt) = status_and_json(response).await;
     assert_eq!((status, receipt["rejected"].as_i64()), (StatusCode::ACCEPTED, Some(0)), "{receipt}");
@@ -70,7 +70,7 @@ async fn get(app: &TestApp, key: &str, path: &str) -> (StatusCode, Value) {
 
 /// Waits until at least `n` of the tenant's own events (not the system
 /// events of its sign-up and key) are projected.
-async fn wait_for_events(app: &TestApp, key: &str, n: usize) {
+pub async fn wait_for_events(app: &TestApp, key: &str, n: usize) {
     let seen = eventually(Duration::from_secs(60), || async {
         let (_, stats) = get(app, key, "/v1/stats/event-types").await;
         let total: i64 = stats["items"].as_array().map_or(0, |items| {
