@@ -20,6 +20,7 @@
 #   BENCH_RULES_EVENTS=200000      events the rules group catches up (12 tenants,
 #                                  100 rules each: 80 stateless, 20 windows)
 #   BENCH_ONLY=read-side           skip the ingest scenarios (tuning the projector)
+#   BENCH_ONLY=rules               only the rules group and its ceiling (tuning rules)
 #   KEEP_STACK=1            leave the bench stack running afterwards
 set -euo pipefail
 
@@ -136,7 +137,7 @@ scenario() { # NAME ARGS...: one JSON line, tagged with its round, into $results
 }
 steal_ticks() { awk '/^cpu / {print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
 read -r steal_before total_before < <(steal_ticks)
-if [[ "${BENCH_ONLY:-}" != read-side ]]; then
+if [[ "${BENCH_ONLY:-}" != read-side && "${BENCH_ONLY:-}" != rules ]]; then
   for round in $(seq 1 "$BENCH_ROUNDS"); do
     scenario producer-ceiling producer-ceiling --topic "$SIGNALOPS_KAFKA__TOPICS__EVENTS"
     scenario http-ceiling http-ceiling --concurrency "$BENCH_SINGLE_CONCURRENCY"
@@ -158,6 +159,8 @@ rss_kib="$(awk '/^VmHWM:/ {print $2}' "/proc/$gateway_pid/status" 2>/dev/null ||
 # (version 2, `signalctl projections rebuild`), and the projector's peak RSS.
 # A database of its own, dropped afterwards: earlier runs' rows and read-model
 # versions can neither burden nor flatter this one.
+# (Not indented: the heredocs below end at the start of a line.)
+if [[ "${BENCH_ONLY:-}" != rules ]]; then
 readside="bench.readside.$stamp"
 read_db="bench_read_$stamp"
 admin_url="$SIGNALOPS_DATABASE_OWNER_URL"
@@ -308,6 +311,7 @@ psql -q "$SIGNALOPS_DATABASE_OWNER_URL" -c "ANALYZE" >/dev/null
 half_rate="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events_per_s"] / 2)' "$SIGNALOPS_STACK_DIR/e2e-max.json")"
 BENCH_API_KEY="$e2e_key" "$BIN/signalops-bench" end-to-end --url "$e2e_gateway" --tenant "$e2e_tenant" --rate "$half_rate" >>"$results"
 projector_rss_kib="$(awk '/^VmHWM:/ {print $2}' "/proc/$projector_pid/status" 2>/dev/null || true)"
+fi
 
 # The rules group: the consumer runtime with a no-op handler over a topic
 # (the ceiling), then the rules service over the same records with 12
