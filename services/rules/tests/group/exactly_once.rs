@@ -130,10 +130,18 @@ async fn records_applied(port: u16, group: &str) -> f64 {
 #[tokio::test]
 async fn two_rules_processes_split_the_partitions_and_fire_each_firing_once() {
     let f = fixture(4).await;
+    // Two tenants on every partition (records are keyed by tenant, and the
+    // producer's partitioner is CRC-32 of the key), so whatever half of the
+    // partitions a member gets, it has records to apply.
+    let mut per_partition = [0usize; 4];
     let mut tenants = Vec::new();
-    for _ in 0..8 {
+    while per_partition.iter().any(|n| *n < 2) {
         let tenant = f.tenant().await;
-        tenants.push(rules_for(&f, tenant).await);
+        let partition = crc32fast::hash(tenant.to_string().as_bytes()) as usize % per_partition.len();
+        if per_partition[partition] < 2 {
+            per_partition[partition] += 1;
+            tenants.push(rules_for(&f, tenant).await);
+        }
     }
     let binary = env!("CARGO_BIN_EXE_rules");
     let ports = [free_port(), free_port()];
@@ -146,6 +154,8 @@ async fn two_rules_processes_split_the_partitions_and_fire_each_firing_once() {
     }
     let events = ticks(&tenants, 250);
     f.send(&events).await;
+    let ends = f.end_offsets(&f.events, 4);
+    assert!(ends.values().all(|n| *n > 0), "records on every partition: {ends:?}");
     let settled = f.wait_quiescent(Duration::from_secs(120)).await;
     let applied = [records_applied(ports[0], &f.group).await, records_applied(ports[1], &f.group).await];
     for member in &mut members {

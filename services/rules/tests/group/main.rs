@@ -4,5 +4,6 @@
 mod exactly_once;
 mod firing;
 mod fixture;
+mod live_equals_backtest;
 mod loading;
 mod outbox;
