@@ -11,12 +11,13 @@
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 
 use crate::compare::{json_eq, kind, numbers, parse_time, resolved_eq, resolved_kind};
 use crate::compile::{self, CompiledLeaf, Expected, Node};
 use crate::condition::{Condition, Operator};
 use crate::event::Event;
-use crate::path::Resolved;
+use crate::path::{Path, Resolved};
 use crate::problem::Problem;
 use crate::trace::{Evaluation, LeafResult, LeafTrace, Reason};
 
@@ -25,6 +26,56 @@ use crate::trace::{Evaluation, LeafResult, LeafTrace, Reason};
 pub struct CompiledCondition {
     root: Node,
     leaves: usize,
+    required: Option<RequiredValue>,
+}
+
+/// The value an `eq` leaf that every match needs compares with (a string or
+/// a number), in a form equal values share: numbers as their `f64`, so
+/// `1` and `1.0` are one key, as `eq` compares them. Two different large
+/// integers may share a key; that only keeps a rule that then evaluates
+/// to false.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RequiredValue {
+    Text(Box<str>),
+    Number(u64),
+}
+
+impl RequiredValue {
+    fn of_json(value: &Value) -> Option<Self> {
+        match value {
+            Value::String(s) => Some(RequiredValue::Text(s.as_str().into())),
+            Value::Number(n) => n.as_f64().map(|f| RequiredValue::Number(if f == 0.0 { 0.0f64.to_bits() } else { f.to_bits() })),
+            _ => None,
+        }
+    }
+
+    /// Whether a resolved value can be `eq` to this one.
+    pub fn admits(&self, resolved: Resolved<'_>) -> bool {
+        match (self, resolved) {
+            (RequiredValue::Text(t), Resolved::Str(s)) => **t == *s,
+            (RequiredValue::Text(t), Resolved::Json(Value::String(s))) => **t == **s,
+            (RequiredValue::Number(_), Resolved::Json(v @ Value::Number(_))) => RequiredValue::of_json(v).as_ref() == Some(self),
+            _ => false,
+        }
+    }
+}
+
+/// The leaf every match needs: the root itself, or the first qualifying
+/// child of a root `all`, comparing a path with `eq` to a string or number.
+fn required_leaf(root: &Node) -> Option<&CompiledLeaf> {
+    fn qualifies(node: &Node) -> Option<&CompiledLeaf> {
+        match node {
+            Node::Leaf(leaf) if leaf.op == Operator::Eq => match &leaf.expected {
+                Expected::Value(v) if RequiredValue::of_json(v).is_some() => Some(leaf),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+    match root {
+        Node::All(children) => children.iter().find_map(qualifies),
+        node => qualifies(node),
+    }
 }
 
 impl CompiledCondition {
@@ -33,7 +84,18 @@ impl CompiledCondition {
         let root = compile::node(condition, "")
             .map_err(|found| found.into_iter().map(|p| Problem { pointer: p.at, message: p.message }).collect::<Vec<_>>())?;
         let leaves = count(&root);
-        Ok(CompiledCondition { root, leaves })
+        let required = required_leaf(&root).and_then(|leaf| match &leaf.expected {
+            Expected::Value(v) => RequiredValue::of_json(v),
+            _ => None,
+        });
+        Ok(CompiledCondition { root, leaves, required })
+    }
+
+    /// A path and the value it must equal for the condition to match, when
+    /// the condition has such a leaf at its top (see [`RequiredValue`]).
+    pub fn required(&self) -> Option<(&Path, &RequiredValue)> {
+        let value = self.required.as_ref()?;
+        required_leaf(&self.root).map(|leaf| (&leaf.path, value))
     }
 
     /// Whether the condition matches `event`.

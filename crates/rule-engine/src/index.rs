@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 
+use crate::event::Event;
 use crate::event_type::EventTypePattern;
+use crate::path::Resolved;
 use crate::rule::CompiledRule;
 
 /// Active rules by event type. Paused rules are left out.
@@ -60,5 +62,30 @@ impl RuleIndex {
         positions.sort_unstable();
         positions.dedup();
         positions.into_iter().map(|i| &self.rules[i]).collect()
+    }
+
+    /// Leaves out of `candidates` the rules that cannot match `event`
+    /// because the value their condition requires (an `eq` leaf at its top,
+    /// see [`CompiledRule::required`]) is not the event's. Each required
+    /// path is resolved once per event, so a tenant's rules that tell
+    /// values of one field apart cost one lookup, not one evaluation each.
+    /// The rules kept are those a full evaluation could match, in order.
+    pub fn narrow<'r>(candidates: Vec<&'r CompiledRule>, event: &Event<'_>) -> Vec<&'r CompiledRule> {
+        let mut resolved: Vec<(&str, Resolved<'_>)> = Vec::new();
+        candidates
+            .into_iter()
+            .filter(|rule| {
+                let Some((path, value)) = rule.required() else { return true };
+                let found = match resolved.iter().find(|(p, _)| *p == path.as_str()) {
+                    Some((_, r)) => *r,
+                    None => {
+                        let r = path.resolve(event);
+                        resolved.push((path.as_str(), r));
+                        r
+                    }
+                };
+                value.admits(found)
+            })
+            .collect()
     }
 }

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::action::{self, ActionOutcome, CompiledAction, RenderInput};
 use crate::causation::{Causation, FireOptions, Suppression, loop_guard};
-use crate::eval::CompiledCondition;
+use crate::eval::{CompiledCondition, RequiredValue};
 use crate::event::{Event, EventContext, rfc3339};
 use crate::event_type::EventTypePattern;
 use crate::ids::action_id;
@@ -163,6 +163,14 @@ impl CompiledRule {
     /// Whether the rule runs on events of this type.
     pub fn applies_to(&self, event_type: &str) -> bool {
         self.patterns.iter().any(|p| p.matches(event_type))
+    }
+
+    /// A path and the value it must equal for the rule to match, when its
+    /// condition has such a leaf at the top; [`RuleIndex::narrow`] uses it.
+    ///
+    /// [`RuleIndex::narrow`]: crate::RuleIndex::narrow
+    pub fn required(&self) -> Option<(&Path, &RequiredValue)> {
+        self.condition.required()
     }
 
     /// Whether the condition matches (no trace, no allocation).

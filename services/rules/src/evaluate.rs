@@ -6,7 +6,9 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value as Json, json};
 use signalops_platform::TenantId;
-use signalops_rule_engine::{ActionOutcome, CompiledRule, Evaluation, FireOptions, RenderedAction, RuleStates, Suppression, Verdict};
+use signalops_rule_engine::{
+    ActionOutcome, CompiledRule, Evaluation, FireOptions, RenderedAction, RuleIndex, RuleStates, Suppression, Verdict,
+};
 use uuid::Uuid;
 
 use crate::catalog::TenantRules;
@@ -70,7 +72,11 @@ pub fn candidates<'a>(rules: &'a TenantRules, events: &[&'a Incoming]) -> Result
             continue;
         }
         let data = incoming.data().map_err(|reason| (incoming.index, reason))?;
-        found.push(Candidate { incoming, data, rules: indexed });
+        let rules = RuleIndex::narrow(indexed, &incoming.view(&data));
+        if rules.is_empty() {
+            continue;
+        }
+        found.push(Candidate { incoming, data, rules });
     }
     Ok(found)
 }
