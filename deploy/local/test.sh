@@ -30,6 +30,18 @@ set -a
 . "$SIGNALOPS_STACK_DIR/env"
 set +a
 
+# Every test creates a database of its own and leaves it for inspection; the
+# ones from earlier runs go now, so the test cluster's data dir (and its crash
+# recovery after a killed machine) stays small.
+stale="$(psql -X -At "$SIGNALOPS_DATABASE_OWNER_URL" -c \
+  "SELECT datname FROM pg_database WHERE datname ~ '^signalops_(test|st)_[0-9a-f]+$'" 2>/dev/null || true)"
+if [[ -n "$stale" ]]; then
+  echo "test: dropping $(wc -l <<<"$stale") test databases left by earlier runs"
+  while read -r database; do
+    psql -X -q "$SIGNALOPS_DATABASE_OWNER_URL" -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
+  done <<<"$stale"
+fi
+
 log="$SIGNALOPS_STACK_DIR/logs/cargo-test.log"
 mkdir -p "$(dirname "$log")"
 status=0

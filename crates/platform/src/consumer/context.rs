@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::KafkaResult;
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
@@ -16,6 +17,7 @@ use rdkafka::types::RDKafkaRespErr;
 use super::apply::{Applier, Outcome};
 use super::buffers::{Buffers, PartitionKey};
 use super::in_flight::InFlight;
+use super::kafka_commits::KafkaCommits;
 use super::offsets;
 use crate::metrics;
 
@@ -33,11 +35,12 @@ pub(crate) struct RuntimeContext {
     pub(crate) floors: Mutex<std::collections::HashMap<PartitionKey, i64>>,
     /// Partitions paused in librdkafka while their batch is stalled.
     pub(crate) paused: Mutex<std::collections::HashSet<PartitionKey>>,
-    /// Stored offsets of partitions just assigned, to report to Kafka: a
-    /// partition whose last batch committed in Postgres under an owner
-    /// that could no longer commit to Kafka (fenced, or revoked past its
-    /// drain) would otherwise show lag that no record will ever clear.
-    pub(crate) assigned_offsets: Mutex<Vec<(PartitionKey, i64)>>,
+    /// Offsets owed to Kafka, sent until confirmed. They include the
+    /// stored offsets of partitions just assigned: a partition whose last
+    /// batch committed in Postgres under an owner that could no longer
+    /// commit to Kafka (fenced, or revoked past its drain) would otherwise
+    /// show lag that no record will ever clear.
+    pub(crate) kafka_commits: Mutex<KafkaCommits>,
 }
 
 impl ClientContext for RuntimeContext {
@@ -56,6 +59,20 @@ impl ClientContext for RuntimeContext {
 }
 
 impl ConsumerContext for RuntimeContext {
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        if let Err(error) = result {
+            // Offered again by `report_to_kafka`.
+            tracing::debug!(%error, "kafka offset commit refused (postgres offsets remain authoritative)");
+            return;
+        }
+        let mut commits = lock(&self.kafka_commits);
+        for element in offsets.elements() {
+            if let (Ok(()), Offset::Offset(next)) = (element.error(), element.offset()) {
+                commits.confirmed(&(element.topic().to_owned(), element.partition()), next);
+            }
+        }
+    }
+
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
         let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
         let group = self.applier.settings.group_id.as_str();
@@ -63,7 +80,11 @@ impl ConsumerContext for RuntimeContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 metrics::consumer().rebalances.with_label_values(&[group, "assign"]).inc();
                 let stored = self.seek_to_stored_offsets(tpl);
-                lock(&self.assigned_offsets).extend(stored);
+                let mut commits = lock(&self.kafka_commits);
+                for (key, next) in stored {
+                    commits.assigned(key, next);
+                }
+                drop(commits);
                 let keys: Vec<PartitionKey> = tpl.elements().iter().map(|e| (e.topic().to_owned(), e.partition())).collect();
                 self.applier.deadlines.clear_partitions(&keys);
                 // A new assignment starts from the stored offsets: nothing
@@ -101,6 +122,7 @@ impl ConsumerContext for RuntimeContext {
                 }
                 drop((assigned, paused, floors));
                 self.in_flight.forget(&keys);
+                lock(&self.kafka_commits).forget(&keys);
                 let result = if cooperative { consumer.incremental_unassign(tpl) } else { consumer.unassign() };
                 if let Err(error) = result {
                     tracing::error!(%error, "unassigning partitions failed");
@@ -165,10 +187,21 @@ impl RuntimeContext {
         set
     }
 
-    /// Reports the stored offsets of partitions just assigned to Kafka.
-    pub(crate) fn commit_assigned_offsets(&self, consumer: &BaseConsumer<Self>) {
-        let offsets = std::mem::take(&mut *lock(&self.assigned_offsets));
-        self.commit_owned(consumer, offsets, CommitMode::Async);
+    /// Sends Kafka the offsets it has not confirmed yet, asynchronously.
+    pub(crate) fn report_to_kafka(&self, consumer: &BaseConsumer<Self>) {
+        let due = lock(&self.kafka_commits).due(Instant::now());
+        self.commit_owned(consumer, due, CommitMode::Async);
+    }
+
+    /// Records the completions of partitions this member still owns as owed
+    /// to Kafka, and sends what is due.
+    pub(crate) fn owe_and_report(&self, consumer: &BaseConsumer<Self>, committed: Vec<(PartitionKey, i64)>) {
+        let mut commits = lock(&self.kafka_commits);
+        for (key, next) in committed {
+            commits.owe(key, next);
+        }
+        drop(commits);
+        self.report_to_kafka(consumer);
     }
 
     /// Commits to Kafka the completions of partitions this member still

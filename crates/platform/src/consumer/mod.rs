@@ -12,7 +12,8 @@
 //!   partition to the `next_offset` stored in Postgres (falling back to Kafka's
 //!   committed offset, then `auto.offset.reset=earliest`).
 //! - **True lag in Kafka tools.** Kafka offsets are committed only after the
-//!   Postgres commit, so `kafka-consumer-groups --describe` never runs ahead.
+//!   Postgres commit, so `kafka-consumer-groups --describe` never runs ahead;
+//!   a commit the broker refuses is offered again until it is confirmed.
 //! - **Poison records move aside.** A record the handler declares poison is
 //!   written to the dead-letter topic with its original bytes, headers, group,
 //!   partition, offset and error; the partition moves on.
@@ -35,6 +36,7 @@ mod error_class;
 mod handler;
 mod health;
 mod in_flight;
+mod kafka_commits;
 pub mod offsets;
 mod record;
 mod redrive;

@@ -102,7 +102,7 @@ impl ConsumerRuntime {
             assigned: Mutex::default(),
             floors: Mutex::default(),
             paused: Mutex::default(),
-            assigned_offsets: Mutex::default(),
+            kafka_commits: Mutex::default(),
         };
         let consumer: BaseConsumer<RuntimeContext> =
             consumer_config(&self.kafka, &self.settings).create_with_context(context).map_err(kafka_error)?;
@@ -122,8 +122,7 @@ impl ConsumerRuntime {
         let mut fatal = None;
         while !shutdown.is_cancelled() {
             let context = consumer.context();
-            context.commit_assigned_offsets(&consumer);
-            context.commit_owned(&consumer, context.in_flight.settle_ready(), CommitMode::Async);
+            context.owe_and_report(&consumer, context.in_flight.settle_ready());
             context.seek_back_over_gaps(&consumer);
             context.pause_stalled(&consumer);
             let paused = lock(&context.paused).clone();
@@ -140,7 +139,7 @@ impl ConsumerRuntime {
             if buffered >= budget {
                 // Over budget: read no further until a batch commits.
                 if context.in_flight.count() > 0 {
-                    context.commit_owned(&consumer, context.in_flight.settle_one(Instant::now() + IDLE_FLUSH * 20), CommitMode::Async);
+                    context.owe_and_report(&consumer, context.in_flight.settle_one(Instant::now() + IDLE_FLUSH * 20));
                     continue;
                 }
                 let largest = context.lock_buffers().take_largest(blocked, concurrency);
