@@ -11,7 +11,7 @@ use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -90,6 +90,13 @@ pub fn init(service: &'static str, settings: &TelemetrySettings) -> Result<Telem
 fn tracer_provider(service: &'static str, settings: &TelemetrySettings) -> Result<SdkTracerProvider, TelemetryError> {
     let resource = Resource::builder().with_service_name(service).build();
     let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    if settings.otlp_endpoint.is_none() {
+        // Nothing would receive a recorded span: new traces start unsampled,
+        // which still gives them ids for logs and Kafka headers but skips
+        // building span data on every request. A caller's sampled trace
+        // stays sampled for the services downstream.
+        builder = builder.with_sampler(Sampler::ParentBased(Box::new(Sampler::AlwaysOff)));
+    }
     if let Some(endpoint) = &settings.otlp_endpoint {
         use opentelemetry_otlp::{SpanExporter, WithExportConfig};
         let exporter = SpanExporter::builder()
