@@ -19,6 +19,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use signalops_platform::config::{DatabaseSettings, Secret};
+use signalops_platform::postgres;
 
 use crate::result::ScenarioResult;
 use crate::scenarios::{Gateway, GatewayMode, Load};
@@ -175,6 +177,24 @@ enum Command {
         #[arg(long)]
         count: u64,
     },
+    /// Times a group (run by the caller, e.g. the rules service) catching up
+    /// `count` records of a topic, with the watcher that times the ceiling.
+    CatchUp {
+        #[arg(long, env = "SIGNALOPS_DATABASE_URL", hide_env_values = true)]
+        database_url: String,
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        count: u64,
+        /// The scenario name in the results.
+        #[arg(long)]
+        scenario: String,
+        /// What ran, for the note.
+        #[arg(long)]
+        shape: String,
+    },
     /// Prints the Markdown table from the JSON lines and updates the doc.
     Report {
         #[arg(long)]
@@ -265,6 +285,13 @@ async fn main() -> anyhow::Result<()> {
         Command::RulesWindows { database_url, tenants, windows } => rules::add_windows(&database_url, &tenants, windows).await?,
         Command::NoopCeiling { database_url, brokers, topic, count } => {
             print(&ceiling(rules::noop_ceiling(&database_url, &brokers, &topic, count).await?)?);
+        }
+        Command::CatchUp { database_url, group, topic, count, scenario, shape } => {
+            let database = DatabaseSettings { url: Secret::new(database_url), ..DatabaseSettings::default() };
+            let caught_up = rules::watch_catch_up(&postgres::connect_pool(&database)?, &group, &topic, count).await?;
+            let note =
+                format!("{shape}, from its first batch to {} events in {:.1} s (group join excluded)", caught_up.done, caught_up.seconds);
+            print(&caught_up.result(&scenario, note));
         }
         Command::Report { results, doc, rss_kib, projector_rss_kib, rules_rss_kib, steal_percent, date, machine, kafka, commit, load } => {
             let context = report::Context {
