@@ -49,15 +49,36 @@ impl RequiredValue {
         }
     }
 
-    /// Whether a resolved value can be `eq` to this one.
-    pub fn admits(&self, resolved: Resolved<'_>) -> bool {
-        match (self, resolved) {
-            (RequiredValue::Text(t), Resolved::Str(s)) => **t == *s,
-            (RequiredValue::Text(t), Resolved::Json(Value::String(s))) => **t == **s,
-            (RequiredValue::Number(_), Resolved::Json(v @ Value::Number(_))) => RequiredValue::of_json(v).as_ref() == Some(self),
-            _ => false,
+    /// This value as a lookup key.
+    pub fn key(&self) -> RequiredKey<'_> {
+        match self {
+            RequiredValue::Text(t) => RequiredKey::Text(t),
+            RequiredValue::Number(bits) => RequiredKey::Number(*bits),
         }
     }
+
+    /// The key a resolved value is looked up by: equal to this value's own
+    /// key exactly when the value can be `eq` to it. Nothing for a value no
+    /// required value admits (missing, null, a boolean, an object, a time).
+    pub fn key_of<'e>(resolved: Resolved<'e>) -> Option<RequiredKey<'e>> {
+        match resolved {
+            Resolved::Str(s) => Some(RequiredKey::Text(s)),
+            Resolved::Json(Value::String(s)) => Some(RequiredKey::Text(s)),
+            Resolved::Json(v @ Value::Number(_)) => match RequiredValue::of_json(v) {
+                Some(RequiredValue::Number(bits)) => Some(RequiredKey::Number(bits)),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// A resolved value as a lookup key for [`RequiredValue`]s (borrowed: a
+/// lookup allocates nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequiredKey<'e> {
+    Text(&'e str),
+    Number(u64),
 }
 
 /// The leaf every match needs: the root itself, or the first qualifying

@@ -101,7 +101,7 @@ pub use action::{ActionOutcome, DerivedEvent, Notification, RenderedAction};
 pub use causation::{Causation, FireOptions, Suppression, loop_guard};
 pub use condition::{Condition, Leaf, Operator, ReadAs};
 pub use duration::{DurationError, RuleDuration};
-pub use eval::{CompiledCondition, RequiredValue};
+pub use eval::{CompiledCondition, RequiredKey, RequiredValue};
 pub use event::Event;
 pub use event_type::EventTypePattern;
 pub use ids::action_id;

@@ -166,9 +166,9 @@ impl CompiledRule {
     }
 
     /// A path and the value it must equal for the rule to match, when its
-    /// condition has such a leaf at the top; [`RuleIndex::narrow`] uses it.
+    /// condition has such a leaf at the top; [`RuleIndex::for_event`] uses it.
     ///
-    /// [`RuleIndex::narrow`]: crate::RuleIndex::narrow
+    /// [`RuleIndex::for_event`]: crate::RuleIndex::for_event
     pub fn required(&self) -> Option<(&Path, &RequiredValue)> {
         self.condition.required()
     }

@@ -6,9 +6,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value as Json, json};
 use signalops_platform::TenantId;
-use signalops_rule_engine::{
-    ActionOutcome, CompiledRule, Evaluation, FireOptions, RenderedAction, RuleIndex, RuleStates, Suppression, Verdict,
-};
+use signalops_rule_engine::{ActionOutcome, CompiledRule, Evaluation, FireOptions, RenderedAction, RuleStates, Suppression, Verdict};
 use uuid::Uuid;
 
 use crate::catalog::TenantRules;
@@ -67,12 +65,11 @@ pub struct Effects {
 pub fn candidates<'a>(rules: &'a TenantRules, events: &[&'a Incoming]) -> Result<Vec<Candidate<'a>>, (usize, String)> {
     let mut found = Vec::new();
     for &incoming in events {
-        let indexed = rules.index.candidates(&incoming.envelope.r#type);
-        if indexed.is_empty() {
+        if !rules.index.indexes(&incoming.envelope.r#type) {
             continue;
         }
         let data = incoming.data().map_err(|reason| (incoming.index, reason))?;
-        let rules = RuleIndex::narrow(indexed, &incoming.view(&data));
+        let rules = rules.index.for_event(&incoming.view(&data));
         if rules.is_empty() {
             continue;
         }

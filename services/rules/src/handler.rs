@@ -9,7 +9,7 @@
 //!    carried in memory;
 //! 4. changed states, firings (fired and suppressed, with the reason) and
 //!    staged records are written, one statement each, and expired states are
-//!    deleted.
+//!    deleted, all in one pipelined round trip.
 //!
 //! The runtime commits all of it with the partition's next offset, so each
 //! event's effect on rules is applied exactly once.
@@ -44,15 +44,19 @@ impl RulesHandler {
         if candidates.is_empty() {
             return Ok(());
         }
-        set_tenant(tx, tenant).await?;
         let touched = evaluate::touched_states(&candidates);
-        let mut cache = states::load(tx, tenant, &touched).await?;
+        // Statements polled together are pipelined on the connection and run
+        // in the order written (the tenant is set before anything reads),
+        // so each group costs one round trip.
+        let (_, mut cache) = futures::try_join!(set_tenant(tx, tenant), states::load(tx, tenant, &touched))?;
         let effects = evaluate::run(tenant, &candidates, &mut cache, &self.options, chrono::Utc::now());
         let stateful = candidates.iter().any(|c| c.rules.iter().any(|r| evaluate::uses_state(r)));
         let expired_before = if stateful { evaluate::expired_before(&candidates, self.grace) } else { None };
-        states::store(tx, tenant, &cache, expired_before).await?;
-        writes::firings(tx, tenant, &effects.firings).await?;
-        writes::outbox(tx, tenant, &effects.staged).await?;
+        futures::try_join!(
+            states::store(tx, tenant, &cache, expired_before),
+            writes::firings(tx, tenant, &effects.firings),
+            writes::outbox(tx, tenant, &effects.staged),
+        )?;
         let m = metrics::rules();
         m.evaluations.inc_by(effects.evaluations);
         for firing in &effects.firings {

@@ -37,7 +37,8 @@ pub struct RulesOutbox {
 }
 
 async fn as_relay(tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
-    tx.execute("SELECT set_config('app.outbox_relay', 'on', true)", &[]).await.map(drop)
+    // The simple protocol: one round trip where a prepared statement takes two.
+    tx.batch_execute("SELECT set_config('app.outbox_relay', 'on', true)").await
 }
 
 #[async_trait]
@@ -47,8 +48,9 @@ impl Outbox for RulesOutbox {
     }
 
     async fn claim(&self, tx: &Transaction<'_>, limit: i64) -> anyhow::Result<Vec<StagedRecord>> {
-        as_relay(tx).await?;
-        let rows = tx.query(CLAIM_SQL, &[&limit]).await?;
+        let statement = tx.prepare_cached(CLAIM_SQL).await?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&limit];
+        let (_, rows) = futures::try_join!(as_relay(tx), tx.query(&statement, &params))?;
         let mut staged = Vec::with_capacity(rows.len());
         for row in rows {
             let row_id: i64 = row.try_get(0)?;
@@ -75,7 +77,8 @@ impl Outbox for RulesOutbox {
     }
 
     async fn settle(&self, tx: &Transaction<'_>, appended: &[i64]) -> anyhow::Result<()> {
-        let rows = tx.query(SETTLE_SQL, &[&appended]).await?;
+        let statement = tx.prepare_cached(SETTLE_SQL).await?;
+        let rows = tx.query(&statement, &[&appended]).await?;
         let m = metrics::rules();
         for row in rows {
             let kind: String = row.try_get(0)?;
