@@ -157,16 +157,17 @@ rss_kib="$(awk '/^VmHWM:/ {print $2}' "/proc/$gateway_pid/status" 2>/dev/null ||
 # The read side, on a topic of its own: the COPY ceiling, the
 # projector catching up a backlog (version 1) and rebuilding it side by side
 # (version 2, `signalctl projections rebuild`), and the projector's peak RSS.
-# A database of its own, dropped afterwards: earlier runs' rows and read-model
-# versions can neither burden nor flatter this one.
-# (Not indented: the heredocs below end at the start of a line.)
-if [[ "${BENCH_ONLY:-}" != rules ]]; then
-readside="bench.readside.$stamp"
+# A database of its own for the read side and the rules, dropped afterwards:
+# earlier runs' rows, read-model versions and tenants' rules can neither
+# burden nor flatter this one.
 read_db="bench_read_$stamp"
 admin_url="$SIGNALOPS_DATABASE_OWNER_URL"
 psql -q "$admin_url" -c "CREATE DATABASE $read_db" >/dev/null
 export SIGNALOPS_DATABASE_URL="${SIGNALOPS_DATABASE_URL%/*}/$read_db" SIGNALOPS_DATABASE_OWNER_URL="${SIGNALOPS_DATABASE_OWNER_URL%/*}/$read_db"
 "$BIN/signalctl" migrate >/dev/null
+# (Not indented: the heredocs below end at the start of a line.)
+if [[ "${BENCH_ONLY:-}" != rules ]]; then
+readside="bench.readside.$stamp"
 SIGNALOPS_KAFKA__TOPICS__EVENTS="$readside" "$BIN/signalctl" topics ensure >/dev/null
 say "read side: $BENCH_REBUILD_EVENTS envelopes into $readside"
 "$BIN/signalops-bench" fill --topic "$readside" --count "$BENCH_REBUILD_EVENTS" >/dev/null
@@ -317,17 +318,26 @@ fi
 # (the ceiling), then the rules service over the same records with 12
 # tenants × 80 stateless rules (about 10 % of events match one), then with
 # 20 window rules more per tenant, each run a fresh group from the earliest
-# offset; its peak RSS over both.
+# offset; its peak RSS over all. BENCH_ROUNDS rounds of each, every rules run
+# right after a ceiling of its own round (stateless rounds 1…n, windowed
+# rounds n+1…2n), judged like the ingest rounds.
 rules_topic="bench.rules.$stamp"
 SIGNALOPS_KAFKA__TOPICS__EVENTS="$rules_topic" "$BIN/signalctl" topics ensure >/dev/null
 say "rules: $BENCH_RULES_EVENTS events of 12 tenants into $rules_topic"
 rules_tenants="$("$BIN/signalops-bench" rules-setup --topic "$rules_topic" --count "$BENCH_RULES_EVENTS")"
-say "rules-noop-ceiling: the consumer runtime with a no-op handler"
-"$BIN/signalops-bench" noop-ceiling --topic "$rules_topic" --count "$BENCH_RULES_EVENTS" >>"$results"
+rules_ceiling() { # ROUND: the no-op consumer over the rules topic, tagged with ROUND
+  say "rules-noop-ceiling (round $1): the consumer runtime with a no-op handler"
+  "$BIN/signalops-bench" noop-ceiling --topic "$rules_topic" --count "$BENCH_RULES_EVENTS" | sed "s/^{/{\"round\":$1,/" >>"$results"
+}
 rules_rss_kib=0
-rules_run() { # SCENARIO GROUP SHAPE: the rules service catches the topic up as GROUP
+rules_run() { # SCENARIO GROUP SHAPE ROUND: the rules service catches the topic up as GROUP
   local rport hwm status=0
   rport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  # Every run starts from no firings, staged records or states, as a replay
+  # from the earliest offset does: otherwise a later run would find its
+  # firings recorded and its notifications relayed already.
+  psql -X -q -v ON_ERROR_STOP=1 "$SIGNALOPS_DATABASE_OWNER_URL" -c "TRUNCATE rule_firings, rule_outbox, rule_states" >/dev/null \
+    || die "cannot clear the rules tables before $1"
   SIGNALOPS_KAFKA__TOPICS__EVENTS="$rules_topic" SIGNALOPS_CONSUMER__GROUP_ID="$2" SIGNALOPS_HTTP__PORT="$rport" \
     "$BIN/rules" >"$logs/$1.log" 2>&1 &
   rules_pid=$!
@@ -335,7 +345,7 @@ rules_run() { # SCENARIO GROUP SHAPE: the rules service catches the topic up as 
   # Timed by the watcher that times the ceiling (its Postgres offsets every
   # 50 ms over one connection).
   "$BIN/signalops-bench" catch-up --group "$2" --topic "$rules_topic" --count "$BENCH_RULES_EVENTS" \
-    --scenario "$1" --shape "$3" >>"$results" || status=$?
+    --scenario "$1" --shape "$3" | sed "s/^{/{\"round\":$4,/" >>"$results" || status=$?
   kill -0 "$rules_pid" 2>/dev/null || die "the rules service died; see $logs/$1.log"
   (( status == 0 )) || die "the rules group did not catch up; see $logs/$1.log"
   hwm="$(awk '/^VmHWM:/ {print $2}' "/proc/$rules_pid/status" 2>/dev/null || echo 0)"
@@ -344,9 +354,15 @@ rules_run() { # SCENARIO GROUP SHAPE: the rules service catches the topic up as 
   wait "$rules_pid" 2>/dev/null || true
   rules_pid=""
 }
-rules_run rules-stateless signalops-rules-stateless "12 tenants × 80 stateless rules"
+for r in $(seq 1 "$BENCH_ROUNDS"); do
+  rules_ceiling "$r"
+  rules_run rules-stateless "signalops-rules-stateless-$stamp-$r" "12 tenants × 80 stateless rules" "$r"
+done
 "$BIN/signalops-bench" rules-windows --tenants "$rules_tenants"
-rules_run rules-windows signalops-rules-windows "12 tenants × 100 rules (80 stateless, 20 windows)"
+for r in $(seq $((BENCH_ROUNDS + 1)) $((2 * BENCH_ROUNDS))); do
+  rules_ceiling "$r"
+  rules_run rules-windows "signalops-rules-windows-$stamp-$r" "12 tenants × 100 rules (80 stateless, 20 windows)" "$r"
+done
 mem_gib="$(awk '/^MemTotal:/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)"
 commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 # Other people edit the tree while a run builds: say whether it was clean.
