@@ -7,7 +7,7 @@
 //! rule's current status back when a stored version is compiled.
 
 use serde_json::Value;
-use signalops_rule_engine::{RuleVersion, Status};
+use signalops_rule_engine::{CompiledRule, RuleRef, RuleVersion, Status};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -43,6 +43,18 @@ pub fn parse_status(rule_id: Uuid, text: &str) -> Result<Status, StoreError> {
         "paused" => Ok(Status::Paused),
         other => Err(StoreError::Corrupt { rule_id, message: format!("unknown status {other:?}") }),
     }
+}
+
+/// Compiles a stored version (as `rule_versions` holds it) with the rule's
+/// status from `rules.status`.
+pub fn compile(rule_id: Uuid, version: i32, status: &str, document: &Value) -> Result<CompiledRule, StoreError> {
+    let number =
+        u32::try_from(version).map_err(|_| StoreError::Corrupt { rule_id, message: format!("version {version} is out of range") })?;
+    let stored = version_of(rule_id, document, parse_status(rule_id, status)?)?;
+    CompiledRule::from_version(RuleRef { id: rule_id, version: number }, &stored).map_err(|problems| StoreError::Corrupt {
+        rule_id,
+        message: problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+    })
 }
 
 #[cfg(test)]

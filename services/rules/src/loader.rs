@@ -19,7 +19,8 @@ use anyhow::Context as _;
 use signalops_platform::TenantId;
 use signalops_platform::postgres::Pool;
 use signalops_platform::shutdown::CancellationToken;
-use signalops_rule_engine::{CompiledRule, RuleIndex, RuleRef, RuleVersion, Status};
+use signalops_rule_engine::{CompiledRule, RuleIndex};
+use signalops_rule_store::document;
 use uuid::Uuid;
 
 use crate::catalog::{Catalog, TenantRules};
@@ -63,7 +64,7 @@ pub async fn refresh(pool: &Pool, catalog: &Catalog) -> anyhow::Result<Refresh> 
         let version: i32 = row.try_get(2)?;
         let status: String = row.try_get(3)?;
         let document: serde_json::Value = row.try_get(4)?;
-        match compile(rule_id, version, &status, document) {
+        match document::compile(rule_id, version, &status, &document) {
             Ok(rule) => by_tenant.entry(tenant).or_default().push(rule),
             Err(problem) => {
                 metrics::rules().compile_failures.inc();
@@ -86,19 +87,6 @@ pub async fn refresh(pool: &Pool, catalog: &Catalog) -> anyhow::Result<Refresh> 
     catalog.apply(tenants, &gone);
     metrics::rules().loaded.set(i64::try_from(catalog.active_rules()).unwrap_or(i64::MAX));
     Ok(Refresh { reloaded, removed: gone.len() })
-}
-
-/// Compiles one stored version with the rule's operational status.
-pub fn compile(rule_id: Uuid, version: i32, status: &str, document: serde_json::Value) -> Result<CompiledRule, String> {
-    let version = u32::try_from(version).map_err(|_| format!("version {version} is out of range"))?;
-    let mut stored: RuleVersion = serde_json::from_value(document).map_err(|e| format!("stored document does not parse: {e}"))?;
-    stored.status = match status {
-        "active" => Status::Active,
-        "paused" => Status::Paused,
-        other => return Err(format!("unknown status {other:?}")),
-    };
-    CompiledRule::from_version(RuleRef { id: rule_id, version }, &stored)
-        .map_err(|problems| problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
 }
 
 /// Refreshes every `interval` until `stop`. A failed refresh keeps the

@@ -90,7 +90,7 @@ async fn the_live_group_fires_exactly_what_the_backtest_fold_computes_over_the_s
     let mut folded = BTreeSet::new();
     let mut folded_ids = BTreeSet::new();
     for (rule_id, document) in ids.iter().zip(&documents) {
-        let rule = signalops_rules::loader::compile(*rule_id, 1, "active", document.clone()).expect("rule compiles");
+        let rule = signalops_rule_store::document::compile(*rule_id, 1, "active", document).expect("rule compiles");
         let mut replay = Replay::new(&rule, FireOptions::default());
         for envelope in &events {
             let data: Value = serde_json::from_slice(&envelope.data).expect("json");
