@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: start the test stack instance, run the whole workspace's tests
-# against it, print the runner's summary, exit non-zero on any failure.
+# `make test`: start the test stack instance, drop the databases earlier runs'
+# tests left behind, run the whole workspace's tests against it, print the
+# runner's summary, exit non-zero on any failure.
 #
 #   KEEP_STACK=1 make test    leave the test stack running afterwards
 #   CARGO_TEST_ARGS="-p signalops-platform" make test    run a subset
