@@ -166,8 +166,9 @@ impl BatchHandler for Noop {
     }
 }
 
-/// The consumer runtime with a no-op handler over `topic` (a fresh group),
-/// from its first stored batch until `count` records are stored.
+/// The consumer runtime with a no-op handler over `topic` (a fresh group,
+/// the rules group's batch size), from its first stored batch until
+/// `count` records are stored.
 pub async fn noop_ceiling(database_url: &str, brokers: &str, topic: &str, count: u64) -> anyhow::Result<ScenarioResult> {
     let kafka = KafkaSettings { brokers: brokers.to_owned(), ..KafkaSettings::default() };
     let database = DatabaseSettings { url: Secret::new(database_url.to_owned()), ..DatabaseSettings::default() };
@@ -176,7 +177,9 @@ pub async fn noop_ceiling(database_url: &str, brokers: &str, topic: &str, count:
     let dead_letters = DeadLetterSink::new(EventProducer::new(&kafka, "signalops-bench-noop")?, "signalops.dlq.v1".to_owned());
     let runtime = ConsumerRuntime::new(
         kafka,
-        ConsumerSettings::for_group(group.clone()),
+        // The rules group's batch size: the ceiling pays the same number of
+        // per-batch transactions as the group it judges.
+        ConsumerSettings { batch_max_records: signalops_rules::BATCH_MAX_RECORDS, ..ConsumerSettings::for_group(group.clone()) },
         vec![topic.to_owned()],
         pool.clone(),
         Arc::new(Noop),

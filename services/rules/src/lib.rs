@@ -31,7 +31,7 @@ use signalops_rule_engine::FireOptions;
 use tokio::task::JoinHandle;
 
 pub use catalog::Catalog;
-pub use config::{RulesConfig, RulesSettings};
+pub use config::{BATCH_MAX_RECORDS, RulesConfig, RulesSettings};
 pub use handler::RulesHandler;
 
 pub const SPEC: WorkerSpec = WorkerSpec { name: "rules", default_group: "signalops-rules", default_port: 9102 };
