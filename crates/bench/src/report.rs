@@ -84,6 +84,17 @@ fn judged_over_rounds(
     Some((judged(shown, ceiling_in(shown.round), target, target_text), per_round))
 }
 
+/// Adds rows judged over rounds, and a note listing each one's per-round ratios.
+fn add_judged(judged: impl IntoIterator<Item = Option<(Row, Vec<f64>)>>, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
+    for (row, ratios) in judged.into_iter().flatten() {
+        if ratios.len() > 1 {
+            let listed: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+            notes.push(format!("{}: ratio per round {} (the median round is shown)", row.cells[0], listed.join(", ")));
+        }
+        rows.push(row);
+    }
+}
+
 /// Two decimals, or three when two would round a miss up to the target
 /// (0.497 shows as 0.497, not as a failing 0.50).
 fn ratio_text(ratio: f64, target: Option<f64>) -> String {
@@ -146,13 +157,7 @@ pub fn render(results: &[ScenarioResult], context: &Context) -> String {
         judged_over_rounds(results, "gateway-batch", producer, Some(0.7), "≥ 0.7 × producer"),
         judged_over_rounds(results, "gateway-batch-dup", producer, None, "— (vs producer)"),
     ];
-    for (row, ratios) in gateway.into_iter().flatten() {
-        if ratios.len() > 1 {
-            let listed: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-            round_notes.push(format!("{}: ratio per round {} (the median round is shown)", row.cells[0], listed.join(", ")));
-        }
-        rows.push(row);
-    }
+    add_judged(gateway, &mut rows, &mut round_notes);
     let rss = context.rss_kib.map(|kib| kib as f64 / 1024.0);
     let rss_verdict = rss.map_or("not measured", |mib| if mib <= RSS_LIMIT_MIB { "pass" } else { "fail" });
     let rss_value = rss.map_or("—".into(), |mib| format!("{mib:.1} MiB"));
@@ -269,13 +274,7 @@ fn rules_rows(results: &[ScenarioResult], context: &Context, rows: &mut Vec<Row>
         judged_over_rounds(results, "rules-stateless", noop, Some(0.7), "≥ 0.7 × no-op consumer"),
         judged_over_rounds(results, "rules-windows", noop, Some(0.5), "≥ 0.5 × no-op consumer"),
     ];
-    for (row, ratios) in judged.into_iter().flatten() {
-        if ratios.len() > 1 {
-            let listed: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-            notes.push(format!("{}: ratio per round {} (the median round is shown)", row.cells[0], listed.join(", ")));
-        }
-        rows.push(row);
-    }
+    add_judged(judged, rows, notes);
     let rss = context.rules_rss_kib.map(|kib| kib as f64 / 1024.0);
     let verdict = rss.map_or("not measured", |mib| if mib <= RSS_LIMIT_MIB { "pass" } else { "fail" });
     let value = rss.map_or("—".into(), |mib| format!("{mib:.1} MiB"));
