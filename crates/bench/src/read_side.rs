@@ -32,7 +32,7 @@ pub async fn fill(brokers: &str, topic: &str, count: usize, tenant_count: usize)
             .map(|i| {
                 let tenant = &tenants[i % tenants.len()];
                 let event = envelope(tenant, &data);
-                let headers = signalops_proto::headers::envelope_headers(&event).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+                let headers = signalops_proto::headers::envelope_headers(&event).into_iter().map(|(k, v)| (k.into(), v)).collect();
                 OutgoingRecord { topic: topic.to_owned(), key: Some(tenant.clone().into_bytes()), payload: event.encode_to_vec(), headers }
             })
             .collect();

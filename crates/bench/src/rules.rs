@@ -135,7 +135,7 @@ pub async fn setup(
                 // A second apart per tenant: windows of ten minutes see a few
                 // hundred of a tenant's events, as under a steady load.
                 let event = envelope(tenant, i, start + chrono::TimeDelta::milliseconds(i64::try_from(i).unwrap_or(0) * 10));
-                let headers = signalops_proto::headers::envelope_headers(&event).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+                let headers = signalops_proto::headers::envelope_headers(&event).into_iter().map(|(k, v)| (k.into(), v)).collect();
                 OutgoingRecord { topic: topic.to_owned(), key: Some(tenant.clone().into_bytes()), payload: event.encode_to_vec(), headers }
             })
             .collect();

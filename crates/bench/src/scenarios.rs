@@ -32,7 +32,7 @@ pub async fn producer_ceiling(load: &Load, brokers: &str, topic: &str, chunk: us
             let records: Vec<_> = (0..chunk)
                 .map(|_| {
                     let event = envelope(&tenant, &data);
-                    let headers = signalops_proto::headers::envelope_headers(&event).into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+                    let headers = signalops_proto::headers::envelope_headers(&event).into_iter().map(|(k, v)| (k.into(), v)).collect();
                     OutgoingRecord { topic: topic.clone(), key: Some(tenant.clone().into_bytes()), payload: event.encode_to_vec(), headers }
                 })
                 .collect();

@@ -17,8 +17,8 @@ async fn redrive(f: &Fixture, redrive_topic: &str, group: &str, letter: &[u8], s
             key: None,
             payload: letter.to_vec(),
             headers: vec![
-                (HEADER_REDRIVE_GROUP.to_owned(), group.as_bytes().to_vec()),
-                (HEADER_REDRIVE_SOURCE.to_owned(), source.as_bytes().to_vec()),
+                (HEADER_REDRIVE_GROUP.into(), group.as_bytes().to_vec()),
+                (HEADER_REDRIVE_SOURCE.into(), source.as_bytes().to_vec()),
             ],
         })
         .await

@@ -22,12 +22,13 @@ pub async fn catch_panics(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     // The request cannot be kept (routing needs it unshared), so the panic
     // becomes an error, which actix answers with the error's own response.
-    let route = format!("{} {}", request.method(), request.path());
+    // Both clones share the request's buffers: nothing is copied unless it panics.
+    let (method, uri) = (request.method().clone(), request.uri().clone());
     match AssertUnwindSafe(next.call(request)).catch_unwind().await {
         Ok(result) => result.map(ServiceResponse::map_into_boxed_body),
         Err(panic) => {
             let message = panic_message(panic.as_ref());
-            Err(ApiError::Internal(anyhow::anyhow!("the handler of {route} panicked: {message}")).into())
+            Err(ApiError::Internal(anyhow::anyhow!("the handler of {method} {} panicked: {message}", uri.path())).into())
         }
     }
 }

@@ -88,7 +88,7 @@ async fn relay_once(pool: &Pool, producer: &EventProducer, topic: &str) -> anyho
             let tenant: uuid::Uuid = row.try_get(1)?;
             let bytes: Vec<u8> = row.try_get(2)?;
             let headers = Event::decode(bytes.as_slice())
-                .map(|event| signalops_proto::headers::envelope_headers(&event).into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                .map(|event| signalops_proto::headers::envelope_headers(&event).into_iter().map(|(k, v)| (k.into(), v)).collect())
                 .unwrap_or_default();
             Ok(OutgoingRecord { topic: topic.to_owned(), key: Some(tenant.to_string().into_bytes()), payload: bytes, headers })
         })

@@ -9,6 +9,7 @@
 //! until the retention deletes them, so a replay that stages the same id
 //! again appends nothing (ADR 0025).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -58,10 +59,10 @@ impl Outbox for RulesOutbox {
             let record_id: Uuid = row.try_get(2)?;
             let kind: String = row.try_get(3)?;
             let payload: Vec<u8> = row.try_get(4)?;
-            let mut trace: Vec<(String, Vec<u8>)> = Vec::new();
+            let mut trace: Vec<(Cow<'static, str>, Vec<u8>)> = Vec::new();
             for (key, column) in [(TRACEPARENT, 5_usize), (TRACESTATE, 6)] {
                 if let Some(value) = row.try_get::<_, Option<String>>(column)? {
-                    trace.push((key.to_owned(), value.into_bytes()));
+                    trace.push((key.into(), value.into_bytes()));
                 }
             }
             let (topic, mut headers) = if kind == KIND_EVENT {
@@ -90,18 +91,18 @@ impl Outbox for RulesOutbox {
 }
 
 /// The routing headers of an envelope (as the gateway appends them).
-fn event_headers(payload: &[u8]) -> Vec<(String, Vec<u8>)> {
+fn event_headers(payload: &[u8]) -> Vec<(Cow<'static, str>, Vec<u8>)> {
     Event::decode(payload)
-        .map(|event| headers::envelope_headers(&event).into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        .map(|event| headers::envelope_headers(&event).into_iter().map(|(k, v)| (k.into(), v)).collect())
         .unwrap_or_default()
 }
 
-fn notification_headers(tenant: Uuid, id: Uuid) -> Vec<(String, Vec<u8>)> {
+fn notification_headers(tenant: Uuid, id: Uuid) -> Vec<(Cow<'static, str>, Vec<u8>)> {
     vec![
-        (CONTENT_TYPE.to_owned(), NOTIFICATION_CONTENT_TYPE.as_bytes().to_vec()),
-        (CE_SPECVERSION.to_owned(), b"1.0".to_vec()),
-        (CE_ID.to_owned(), id.to_string().into_bytes()),
-        (CE_TENANT.to_owned(), tenant.to_string().into_bytes()),
+        (CONTENT_TYPE.into(), NOTIFICATION_CONTENT_TYPE.as_bytes().to_vec()),
+        (CE_SPECVERSION.into(), b"1.0".to_vec()),
+        (CE_ID.into(), id.to_string().into_bytes()),
+        (CE_TENANT.into(), tenant.to_string().into_bytes()),
     ]
 }
 

@@ -48,12 +48,12 @@ impl DeadLetterSink {
             error_class: class.as_str().to_owned(),
         };
         let headers = vec![
-            (HEADER_GROUP.to_owned(), group.as_bytes().to_vec()),
-            (HEADER_TOPIC.to_owned(), record.topic.as_bytes().to_vec()),
-            (HEADER_PARTITION.to_owned(), record.partition.to_string().into_bytes()),
-            (HEADER_OFFSET.to_owned(), record.offset.to_string().into_bytes()),
-            (HEADER_ERROR.to_owned(), error.as_bytes().to_vec()),
-            (HEADER_ERROR_CLASS.to_owned(), class.as_str().as_bytes().to_vec()),
+            (HEADER_GROUP.into(), group.as_bytes().to_vec()),
+            (HEADER_TOPIC.into(), record.topic.as_bytes().to_vec()),
+            (HEADER_PARTITION.into(), record.partition.to_string().into_bytes()),
+            (HEADER_OFFSET.into(), record.offset.to_string().into_bytes()),
+            (HEADER_ERROR.into(), error.as_bytes().to_vec()),
+            (HEADER_ERROR_CLASS.into(), class.as_str().as_bytes().to_vec()),
         ];
         self.producer
             .send(OutgoingRecord { topic: self.topic.clone(), key: record.key.clone(), payload: letter.encode_to_vec(), headers })

@@ -3,6 +3,7 @@
 //! are enqueued together and their deliveries awaited together; nothing on a
 //! hot path waits for one record before sending the next.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use futures::future::join_all;
@@ -26,7 +27,8 @@ pub struct OutgoingRecord {
     pub topic: String,
     pub key: Option<Vec<u8>>,
     pub payload: Vec<u8>,
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// Header names are mostly constants, so they are borrowed when they can be.
+    pub headers: Vec<(Cow<'static, str>, Vec<u8>)>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -105,16 +105,17 @@ async fn produce(
     tenant: TenantId,
     candidates: Vec<Candidate>,
 ) -> Result<Vec<(usize, ItemOutcome, Option<Keyed>)>, ApiError> {
+    let key = tenant.to_string().into_bytes();
     let records = candidates
         .iter()
         .map(|c| OutgoingRecord {
             topic: state.config.kafka.topics.events.clone(),
-            key: Some(tenant.to_string().into_bytes()),
+            key: Some(key.clone()),
             payload: c.event.encode_to_vec(),
             headers: signalops_proto::headers::envelope_headers(&c.event)
                 .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .chain(c.extra_headers.iter().cloned())
+                .map(|(k, v)| (k.into(), v))
+                .chain(c.extra_headers.iter().map(|(k, v)| (k.clone().into(), v.clone())))
                 .collect(),
         })
         .collect();

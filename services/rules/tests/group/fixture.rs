@@ -185,7 +185,7 @@ impl Fixture {
                 topic: self.events.clone(),
                 key: Some(e.tenant_id.clone().into_bytes()),
                 payload: e.encode_to_vec(),
-                headers: vec![("traceparent".to_owned(), TRACEPARENT.as_bytes().to_vec())],
+                headers: vec![("traceparent".into(), TRACEPARENT.as_bytes().to_vec())],
             })
             .collect();
         for result in self.producer.send_all(records).await {

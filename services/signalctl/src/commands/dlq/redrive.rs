@@ -233,8 +233,8 @@ fn redrive_record(letter: &Letter, topic: &str) -> OutgoingRecord {
         key: letter.record.key.clone(),
         payload: letter.record.payload.clone().unwrap_or_default(),
         headers: vec![
-            (HEADER_REDRIVE_GROUP.to_owned(), letter.group.as_bytes().to_vec()),
-            (HEADER_REDRIVE_SOURCE.to_owned(), letter.position().into_bytes()),
+            (HEADER_REDRIVE_GROUP.into(), letter.group.as_bytes().to_vec()),
+            (HEADER_REDRIVE_SOURCE.into(), letter.position().into_bytes()),
         ],
     }
 }
