@@ -16,6 +16,7 @@ use signalops_platform::kafka::{Delivered, EventProducer, OutgoingRecord};
 use signalops_platform::postgres;
 use tokio_util::sync::CancellationToken;
 
+use crate::quiescence::GroupProgress;
 use crate::{PROBE_TABLE_SQL, TestDatabase, TestStack, eventually};
 
 pub async fn fixture(partitions: i32) -> Fixture {
@@ -175,30 +176,18 @@ impl Fixture {
             .expect("probe starts")
     }
 
-    /// End offset (high watermark) of every partition of the topic.
-    pub fn end_offsets(&self) -> Vec<i64> {
-        let client: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", &self.stack.brokers).create().expect("client");
-        (0..self.partitions).map(|p| client.fetch_watermarks(&self.topic, p, Duration::from_secs(10)).expect("watermarks").1).collect()
+    fn progress(&self) -> GroupProgress<'_> {
+        GroupProgress { brokers: &self.stack.brokers, db: &self.db, group: &self.group, topic: &self.topic, partitions: self.partitions }
     }
 
-    /// Waits until the group is quiescent: for every partition the Kafka
-    /// committed offset and the Postgres next offset both equal the end
-    /// offset. Only then is a count final: a count taken when it first
-    /// reaches N would miss a duplicate applied a moment later.
+    /// End offset (high watermark) of every partition of the topic.
+    pub fn end_offsets(&self) -> Vec<i64> {
+        self.progress().end_offsets()
+    }
+
+    /// Waits until the group is quiescent (see [`GroupProgress`]).
     pub async fn wait_quiescent(&self, timeout: Duration) -> bool {
-        let ends = self.end_offsets();
-        eventually(timeout, || async {
-            let offsets = self.kafka_and_postgres_offsets(self.partitions).await;
-            offsets
-                .iter()
-                .all(|(partition, kafka, stored)| {
-                    let end = ends[usize::try_from(*partition).expect("partition")];
-                    *kafka == end && *stored == end
-                })
-                .then_some(())
-        })
-        .await
-        .is_some()
+        self.progress().wait_quiescent(timeout).await
     }
 
     /// Waits until `group` has applied and stored partition 0 of `topic`
@@ -223,31 +212,7 @@ impl Fixture {
 
     /// Per partition: (Kafka committed offset, Postgres next_offset).
     pub async fn kafka_and_postgres_offsets(&self, partitions: i32) -> Vec<(i32, i64, i64)> {
-        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", &self.stack.brokers)
-            .set("group.id", &self.group)
-            .create()
-            .expect("client");
-        let mut tpl = TopicPartitionList::new();
-        for partition in 0..partitions {
-            tpl.add_partition(&self.topic, partition);
-        }
-        let committed = consumer.committed_offsets(tpl, Duration::from_secs(10)).expect("committed offsets");
-        let owner = self.db.owner().await.expect("owner");
-        let mut result = Vec::new();
-        for element in committed.elements() {
-            let kafka = element.offset().to_raw().filter(|o| *o >= 0).unwrap_or(0);
-            let stored: Option<i64> = owner
-                .query_opt(
-                    "SELECT next_offset FROM consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3",
-                    &[&self.group, &self.topic, &element.partition()],
-                )
-                .await
-                .expect("stored")
-                .map(|r| r.try_get(0).expect("next offset"));
-            result.push((element.partition(), kafka, stored.unwrap_or(0)));
-        }
-        result
+        GroupProgress { partitions, ..self.progress() }.offsets().await
     }
 
     /// Members currently in the group, as the broker reports them.

@@ -5,6 +5,7 @@
 
 pub mod consumer_fixture;
 mod probe_handler;
+pub mod quiescence;
 pub mod service_check;
 mod stack;
 

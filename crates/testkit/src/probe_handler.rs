@@ -3,7 +3,9 @@
 //! Payloads starting with `poison` are declared poison, payloads starting
 //! with `panic` make it panic, payloads starting with `refuse` are declared
 //! poison while the handler's refusal flag is set (a cause an operator can
-//! fix), and the first `transient_failures` batches fail transiently.
+//! fix), payloads starting with `misindex` are declared poison at an index
+//! past the end of the batch (a handler's bug the runtime must not trust),
+//! and the first `transient_failures` batches fail transiently.
 //! Database errors go back to the runtime as they are.
 
 use std::sync::Arc;
@@ -75,6 +77,9 @@ impl BatchHandler for ProbeHandler {
             let payload = String::from_utf8_lossy(record.payload_bytes()).into_owned();
             if payload.starts_with("poison") {
                 return Err(HandlerError::poison(index, "payload says poison"));
+            }
+            if payload.starts_with("misindex") {
+                return Err(HandlerError::poison(records.len() + index, "payload names the wrong record"));
             }
             if payload.starts_with("refuse") && self.refusing.load(Ordering::SeqCst) {
                 return Err(HandlerError::poison(index, "refused until the cause is fixed"));

@@ -96,6 +96,70 @@ async fn a_handler_that_panics_on_one_record_dead_letters_it_and_the_partition_m
     assert!(letters[0].error.contains("payload says panic"), "{}", letters[0].error);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_handler_naming_a_record_outside_its_batch_dead_letters_the_record_that_fails_and_no_other() {
+    let f = fixture(1).await;
+    // Record 21 makes the handler name an index past the end of the batch:
+    // the runtime must find record 21 by bisection, not clamp the index to
+    // the batch's last record, which is good.
+    let payloads: Vec<String> = (0..40).map(|i| if i == 21 { "misindex-21".to_owned() } else { format!("record-{i}") }).collect();
+    let deliveries = f.produce(payloads).await;
+    let member = f.member(ProbeHandler::new("a"));
+    let quiescent = f.wait_quiescent(Duration::from_secs(60)).await;
+    let counts = f.counts().await;
+    stop(member).await;
+    assert!(quiescent, "every record applied or dead-lettered, and committed");
+    assert_eq!(counts, (39, 39), "every good record applied once");
+    let letters = dead_letters(&f);
+    assert_eq!(letters.iter().map(|l| l.offset).collect::<Vec<_>>(), [deliveries[21].offset], "only the failing record");
+    assert_eq!(letters[0].original_value, b"misindex-21");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_waiting_on_a_row_lock_does_not_hold_shutdown_past_the_drain_deadline() {
+    let f = fixture(1).await;
+    f.produce_n(50).await;
+    // Another session holds the probe table, so the member's insert waits
+    // on the lock for as long as that session keeps it.
+    let mut locker = f.db.owner().await.expect("owner");
+    let lock = locker.transaction().await.expect("transaction");
+    lock.batch_execute("LOCK TABLE probe_rows IN ACCESS EXCLUSIVE MODE").await.expect("lock");
+    // In its own process, so a shutdown that never ends fails this test
+    // instead of hanging it. The probe drains for 5 s, its attempts may
+    // take 30 s, and its session times out after 10 s.
+    let mut member = f.probe_process("a");
+    // Only a superuser sees what other roles' sessions wait for.
+    let superuser = f.db.superuser().await.expect("superuser");
+    let waiting = eventually(Duration::from_secs(30), || async {
+        let row = superuser
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND usename = 'signalops_app' \
+                 AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .expect("activity");
+        (row.try_get::<_, i64>(0).ok() > Some(0)).then_some(())
+    })
+    .await;
+    assert!(waiting.is_some(), "the member's batch waits on the lock");
+
+    // The session timeout is 10 s: shutdown must end before it.
+    signal(&member, "TERM");
+    let drained = tokio::time::timeout(Duration::from_secs(9), member.wait()).await;
+    lock.rollback().await.expect("release the lock");
+    let status = drained.expect("shutdown waited on the row lock past the 5 s drain deadline").expect("exit status");
+    assert!(status.success(), "a clean exit after SIGTERM: {status}");
+
+    // What the abandoned batch did not commit, the next member applies once.
+    let next = f.member(ProbeHandler::new("b"));
+    let quiescent = f.wait_quiescent(Duration::from_secs(60)).await;
+    let counts = f.counts().await;
+    stop(next).await;
+    assert!(quiescent, "every partition applied and committed to its end");
+    assert_eq!(counts, (50, 50), "none missing, none twice");
+}
+
 /// A relay process between the member and Postgres, to SIGSTOP.
 async fn postgres_relay(app_url: &str) -> (tokio::process::Child, String) {
     let config: tokio_postgres::Config = app_url.parse().expect("url");

@@ -18,7 +18,8 @@ async fn n_records_produce_exactly_n_rows_and_offsets_land_in_postgres() {
     let n = 1_000;
     f.produce_n(n).await;
     let member = f.member(ProbeHandler::new("a"));
-    let (rows, distinct) = f.wait_for_rows(n as i64, Duration::from_secs(60)).await;
+    let quiescent = f.wait_quiescent(Duration::from_secs(60)).await;
+    let (rows, distinct) = f.counts().await;
     // Once caught up, the lag gauge of every partition reads 0.
     let group_label = format!("group=\"{}\"", f.group);
     let lag_lines = eventually(Duration::from_secs(20), || async {
@@ -29,6 +30,7 @@ async fn n_records_produce_exactly_n_rows_and_offsets_land_in_postgres() {
     })
     .await;
     stop(member).await;
+    assert!(quiescent, "every partition applied and committed to its end");
     assert!(lag_lines.is_some(), "lag per partition exported and 0 after catch-up: {}", signalops_platform::metrics::render());
     assert_eq!((rows, distinct), (n as i64, n as i64));
     // next_offset per partition sums to the number of records (offsets start at 0).
@@ -56,8 +58,10 @@ async fn transient_failures_retry_the_batch_without_skipping_records() {
     let n = 300;
     f.produce_n(n).await;
     let member = f.member(ProbeHandler::new("a").failing_first(4));
-    let (rows, distinct) = f.wait_for_rows(n as i64, Duration::from_secs(60)).await;
+    let quiescent = f.wait_quiescent(Duration::from_secs(60)).await;
+    let (rows, distinct) = f.counts().await;
     stop(member).await;
+    assert!(quiescent, "every partition applied and committed to its end");
     assert_eq!((rows, distinct), (n as i64, n as i64));
 }
 
@@ -95,7 +99,8 @@ async fn two_members_split_the_partitions_and_together_write_exactly_n() {
     assert!(joined.is_some(), "both members joined the group");
     let n = 2_000;
     f.produce_n(n).await;
-    let (rows, distinct) = f.wait_for_rows(n as i64, Duration::from_secs(60)).await;
+    let quiescent = f.wait_quiescent(Duration::from_secs(60)).await;
+    let (rows, distinct) = f.counts().await;
     // Every partition has a lag series while two members share the group.
     let group_label = format!("group=\"{}\"", f.group);
     let lag_series = eventually(Duration::from_secs(20), || async {
@@ -106,6 +111,7 @@ async fn two_members_split_the_partitions_and_together_write_exactly_n() {
     .await;
     stop(a).await;
     stop(b).await;
+    assert!(quiescent, "both members applied and committed every partition to its end");
     assert_eq!((rows, distinct), (n as i64, n as i64));
     let by_member = f.rows_by_member().await;
     assert_eq!(by_member.len(), 2, "both members wrote rows: {by_member:?}");
@@ -200,9 +206,11 @@ async fn sigterm_drains_commits_kafka_offsets_equal_to_postgres_and_exits_cleanl
     assert_eq!(offsets.iter().map(|(_, _, stored)| stored).sum::<i64>(), rows, "stored offsets account for every row");
 
     let mut second = f.probe_process("second");
-    let (rows, distinct) = f.wait_for_rows(n as i64, Duration::from_secs(120)).await;
+    let quiescent = f.wait_quiescent(Duration::from_secs(120)).await;
+    let (rows, distinct) = f.counts().await;
     second.start_kill().expect("stop");
     let _ = second.wait().await;
+    assert!(quiescent, "the second member applied and committed every partition to its end");
     assert_eq!((rows, distinct), (n as i64, n as i64));
 }
 
@@ -224,8 +232,10 @@ async fn a_static_member_joins_with_its_instance_id_and_restarts_exactly_once() 
     // Restarting with the same instance id resumes from the stored offsets.
     f.produce_n(100).await;
     let second = f.member_with_instance(ProbeHandler::new("a"), Some(&instance));
-    let (rows, distinct) = f.wait_for_rows(300, Duration::from_secs(60)).await;
+    let quiescent = f.wait_quiescent(Duration::from_secs(60)).await;
+    let (rows, distinct) = f.counts().await;
     stop(second).await;
+    assert!(quiescent, "the restarted member applied and committed every partition to its end");
     assert_eq!((rows, distinct), (300, 300));
 }
 

@@ -242,6 +242,11 @@ impl Deadlines {
         }
     }
 
+    /// The shutdown deadline, once shutdown has begun.
+    pub(crate) fn all(&self) -> Option<Instant> {
+        *self.all.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     pub(crate) fn set_all(&self, deadline: Instant) {
         *self.all.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(deadline);
     }

@@ -316,7 +316,10 @@ impl RuntimeContext {
     /// batch is still in flight at the deadline, or was abandoned, keeps its
     /// buffer unapplied: applying later records would skip that batch.
     fn drain(&self, consumer: &BaseConsumer<Self>, keys: &[PartitionKey]) {
-        let deadline = Instant::now() + Duration::from_millis(self.applier.settings.drain_timeout_ms);
+        // The revocation that leaving the group causes at shutdown shares
+        // the shutdown's deadline: one drain period in all, not two.
+        let own = Instant::now() + Duration::from_millis(self.applier.settings.drain_timeout_ms);
+        let deadline = self.applier.deadlines.all().map_or(own, |all| all.min(own));
         self.applier.deadlines.set_partitions(keys, deadline);
         let mut committed = self.in_flight.settle_partitions(keys, deadline);
         let batches = self.lock_buffers().take_partitions(keys);

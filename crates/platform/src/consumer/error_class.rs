@@ -46,8 +46,12 @@ impl ErrorClass {
     /// 40P01, insufficient resources 53, operator intervention 57, and
     /// anything else not known to be about the record).
     pub fn of_postgres(error: &tokio_postgres::Error) -> Option<Self> {
-        let code = error.code()?.code();
-        match code.get(..2)? {
+        Self::of_sqlstate(error.code()?)
+    }
+
+    /// The permanent class of a SQLSTATE, by its class (first two characters).
+    pub fn of_sqlstate(state: &tokio_postgres::error::SqlState) -> Option<Self> {
+        match state.code().get(..2)? {
             "22" => Some(Self::Data),
             "23" => Some(Self::Constraint),
             "42" => Some(Self::Schema),
@@ -72,5 +76,40 @@ mod tests {
             assert_eq!(ErrorClass::parse(class.as_str()), Some(class));
         }
         assert_eq!(ErrorClass::parse("transient"), None);
+    }
+
+    #[test]
+    fn data_integrity_and_schema_errors_are_permanent_and_everything_else_is_retried() {
+        use tokio_postgres::error::SqlState;
+        let permanent = [
+            (SqlState::INVALID_TEXT_REPRESENTATION, ErrorClass::Data),
+            (SqlState::NUMERIC_VALUE_OUT_OF_RANGE, ErrorClass::Data),
+            (SqlState::CHARACTER_NOT_IN_REPERTOIRE, ErrorClass::Data),
+            (SqlState::UNIQUE_VIOLATION, ErrorClass::Constraint),
+            (SqlState::FOREIGN_KEY_VIOLATION, ErrorClass::Constraint),
+            (SqlState::CHECK_VIOLATION, ErrorClass::Constraint),
+            (SqlState::UNDEFINED_TABLE, ErrorClass::Schema),
+            (SqlState::UNDEFINED_COLUMN, ErrorClass::Schema),
+            (SqlState::INSUFFICIENT_PRIVILEGE, ErrorClass::Schema),
+        ];
+        for (state, class) in permanent {
+            assert_eq!(ErrorClass::of_sqlstate(&state), Some(class), "{}", state.code());
+        }
+        let transient = [
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::DISK_FULL,
+            SqlState::OUT_OF_MEMORY,
+            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::QUERY_CANCELED,
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::CONNECTION_FAILURE,
+            SqlState::LOCK_NOT_AVAILABLE,
+            SqlState::INTERNAL_ERROR,
+        ];
+        for state in transient {
+            assert_eq!(ErrorClass::of_sqlstate(&state), None, "{} is retried", state.code());
+        }
     }
 }
