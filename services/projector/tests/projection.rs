@@ -1,6 +1,9 @@
 //! The events read model against the real broker and database: every
 //! record takes effect exactly once (rows and hourly counts), whatever
-//! redeliveries, poison records or a SIGKILL mid-batch do.
+//! redeliveries, poison records or a SIGKILL mid-batch do. Rows are
+//! idempotent by key, so the tests that kill or remove members count
+//! applications too: a trigger records every row the projector offers to
+//! `events` in the transaction that offers it, conflicts included.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -13,6 +16,7 @@ use signalops_platform::kafka::{EventProducer, OutgoingRecord};
 use signalops_platform::postgres;
 use signalops_projector::EventsProjection;
 use signalops_proto::{Event, Message as _};
+use signalops_testkit::quiescence::GroupProgress;
 use signalops_testkit::service_check::{command, free_port};
 use signalops_testkit::{TestDatabase, TestStack, eventually};
 use tokio_util::sync::CancellationToken;
@@ -21,10 +25,24 @@ struct Fixture {
     stack: TestStack,
     db: TestDatabase,
     topic: String,
+    partitions: i32,
     dlq: String,
     group: String,
     producer: EventProducer,
 }
+
+/// A BEFORE trigger fires for every row an `INSERT … ON CONFLICT DO NOTHING`
+/// proposes, so a batch applied twice leaves its rows here twice; rows of a
+/// transaction that rolled back (a member killed mid-batch) leave nothing.
+const APPLICATION_COUNTER_SQL: &str = "
+    CREATE TABLE test_applications (kafka_partition int NOT NULL, kafka_offset bigint NOT NULL);
+    CREATE FUNCTION test_count_application() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    BEGIN
+        INSERT INTO public.test_applications VALUES (NEW.kafka_partition, NEW.kafka_offset);
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER test_count_application BEFORE INSERT ON public.events FOR EACH ROW EXECUTE FUNCTION test_count_application();
+";
 
 async fn fixture(partitions: i32) -> Fixture {
     let stack = TestStack::attach();
@@ -33,7 +51,7 @@ async fn fixture(partitions: i32) -> Fixture {
     let dlq = stack.topic("projector-dlq", 1).await.expect("dlq topic");
     let producer = EventProducer::new(&stack.kafka_settings(), "projector-test").expect("producer");
     let group = format!("test-projector-{}", uuid::Uuid::new_v4().simple());
-    Fixture { stack, db, topic, dlq, group, producer }
+    Fixture { stack, db, topic, partitions, dlq, group, producer }
 }
 
 fn envelope(tenant: &str, n: usize) -> Event {
@@ -115,6 +133,28 @@ impl Fixture {
             .collect()
     }
 
+    async fn count_applications(&self) {
+        self.db.superuser().await.expect("superuser").batch_execute(APPLICATION_COUNTER_SQL).await.expect("application counter");
+    }
+
+    /// (rows offered to `events` by committed transactions, distinct positions among them)
+    async fn applications(&self) -> (i64, i64) {
+        let db = self.db.superuser().await.expect("superuser");
+        let row = db
+            .query_one("SELECT count(*), count(DISTINCT (kafka_partition, kafka_offset)) FROM test_applications", &[])
+            .await
+            .expect("applications");
+        (row.get(0), row.get(1))
+    }
+
+    /// Waits until the group has committed (to Kafka) and stored (in
+    /// Postgres) every partition up to its end offset.
+    async fn wait_quiescent(&self, timeout: Duration) -> bool {
+        GroupProgress { brokers: &self.stack.brokers, db: &self.db, group: &self.group, topic: &self.topic, partitions: self.partitions }
+            .wait_quiescent(timeout)
+            .await
+    }
+
     async fn wait_for_rows(&self, n: i64, timeout: Duration) -> (i64, i64, i64) {
         eventually(timeout, || async {
             let totals = self.totals().await;
@@ -184,6 +224,7 @@ async fn live_projection_writes_each_event_once_with_hourly_counts_and_skips_poi
 #[tokio::test]
 async fn a_projector_killed_with_sigkill_mid_stream_and_restarted_projects_exactly_once() {
     let f = fixture(4).await;
+    f.count_applications().await;
     let tenants = tenants(5);
     let mut expected: BTreeSet<(i32, i64)> = f.append_events(&tenants, 20_000).await.into_iter().collect();
     let port = free_port();
@@ -207,21 +248,22 @@ async fn a_projector_killed_with_sigkill_mid_stream_and_restarted_projects_exact
 
     expected.extend(f.append_events(&tenants, 2_000).await);
     let mut second = projector(free_port());
-    let totals = f.wait_for_rows(22_000, Duration::from_secs(120)).await;
-    // Give a would-be duplicate time to show up before judging.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let settled = f.totals().await;
+    let quiescent = f.wait_quiescent(Duration::from_secs(120)).await;
+    let totals = f.totals().await;
+    let applications = f.applications().await;
     second.start_kill().expect("stop");
     let _ = second.wait().await;
 
-    assert_eq!(totals, (22_000, 22_000, 22_000));
-    assert_eq!(settled, totals, "nothing projected twice after catching up");
+    assert!(quiescent, "the restarted projector applied and committed every partition to its end");
+    assert_eq!(totals, (22_000, 22_000, 22_000), "rows, distinct positions, hourly counts");
+    assert_eq!(applications, (22_000, 22_000), "every record applied by exactly one committed transaction");
     assert_eq!(f.positions().await, expected, "every appended position exactly once");
 }
 
 #[tokio::test]
 async fn three_projectors_then_one_removed_mid_stream_project_exactly_once() {
     let f = fixture(6).await;
+    f.count_applications().await;
     let tenants = tenants(12);
     let mut expected: BTreeSet<(i32, i64)> = f.append_events(&tenants, 30_000).await.into_iter().collect();
     let members: Vec<_> = (0..3).map(|_| f.member()).collect();
@@ -237,15 +279,16 @@ async fn three_projectors_then_one_removed_mid_stream_project_exactly_once() {
     removed.await.expect("removed member drained");
 
     expected.extend(f.append_events(&tenants, 5_000).await);
-    let totals = f.wait_for_rows(35_000, Duration::from_secs(120)).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let settled = f.totals().await;
+    let quiescent = f.wait_quiescent(Duration::from_secs(120)).await;
+    let totals = f.totals().await;
+    let applications = f.applications().await;
     for (task, stop) in members {
         stop.cancel();
         task.await.expect("member stopped");
     }
-    assert_eq!(totals, (35_000, 35_000, 35_000));
-    assert_eq!(settled, totals, "nothing projected twice");
+    assert!(quiescent, "the remaining members applied and committed every partition to its end");
+    assert_eq!(totals, (35_000, 35_000, 35_000), "rows, distinct positions, hourly counts");
+    assert_eq!(applications, (35_000, 35_000), "every record applied by exactly one committed transaction");
     assert_eq!(f.positions().await, expected, "every appended position exactly once");
 }
 
