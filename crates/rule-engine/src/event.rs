@@ -18,7 +18,9 @@ pub struct Event<'a> {
     pub source: &'a str,
     /// What the event is about; `None` when the envelope has none.
     pub subject: Option<&'a str>,
-    /// When it happened, as the client reported; `None` when absent.
+    /// When it happened, as the client reported. The rules group and the
+    /// API pass `received_at` when the client gave none; `None` is for
+    /// callers with no such default.
     pub time: Option<DateTime<Utc>>,
     /// When the gateway accepted it. Windows and throttles run on this clock.
     pub received_at: DateTime<Utc>,

@@ -36,7 +36,10 @@ impl Incoming {
             .as_ref()
             .and_then(signalops_proto::time::from_timestamp)
             .ok_or("envelope field `received_at` is missing or out of range")?;
-        let time = envelope.time.as_ref().and_then(signalops_proto::time::from_timestamp);
+        // Like the read model and the query API, an event the client gave no
+        // time has its received_at as its time, so a backtest over the read
+        // model sees what this group sees (ADR 0027).
+        let time = envelope.time.as_ref().and_then(signalops_proto::time::from_timestamp).or(Some(received_at));
         let causation = envelope
             .causation
             .as_ref()

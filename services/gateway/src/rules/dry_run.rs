@@ -155,7 +155,8 @@ pub async fn test_rule(
             event_type: &sample.event_type,
             source: sample.source.as_deref().unwrap_or("/test"),
             subject: sample.subject.as_deref(),
-            time: sample.time,
+            // As in the rules group: no time means the time it was received.
+            time: sample.time.or(sample.received_at).or(Some(now)),
             received_at: sample.received_at.unwrap_or(now),
             data: &data,
             causation: sample.causation.as_ref(),

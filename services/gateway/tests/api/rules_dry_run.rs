@@ -88,6 +88,29 @@ async fn a_throttle_suppresses_later_samples_and_says_why() {
 }
 
 #[tokio::test]
+async fn a_sample_without_a_time_has_its_received_at_as_its_time_as_in_the_rules_group() {
+    let app = spawn_app().await;
+    let owner = app.signup(&unique_email("owner"), "acme").await;
+    let mut draft = rule_doc("early");
+    draft["when"] = json!({"path": "time", "op": "lt", "value": "2026-01-01T12:00:00Z"});
+    draft["actions"] = json!([{"notify": {"channels": ["ops"], "body": "at {{ event.time }}"}}]);
+    let mut given = sample("given", "payment.failed", "c", 1, "2026-01-01T13:00:00Z");
+    given["time"] = json!("2026-01-01T11:00:00Z");
+    let events = json!([
+        given,
+        sample("received", "payment.failed", "c", 1, "2026-01-01T11:30:00Z"),
+        sample("late", "payment.failed", "c", 1, "2026-01-01T12:30:00Z")
+    ]);
+    let (status, answer) = dry_run(&app, &owner, json!({"rule": draft, "events": events})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let results = answer["results"].as_array().expect("results");
+    let outcomes: Vec<&str> = results.iter().map(|r| r["verdict"]["outcome"].as_str().unwrap_or("")).collect();
+    assert_eq!(outcomes, ["fired", "fired", "no_match"], "the client's time when given, else received_at");
+    assert_eq!(results[1]["trace"][0]["resolved"], "2026-01-01T11:30:00Z");
+    assert_eq!(results[1]["actions"][0]["rendered"]["notify"]["body"], "at 2026-01-01T11:30:00Z");
+}
+
+#[tokio::test]
 async fn a_saved_rule_runs_its_current_or_an_earlier_version() {
     let app = spawn_app().await;
     let owner = app.signup(&unique_email("owner"), "acme").await;
