@@ -6,6 +6,7 @@
 pub mod api_keys;
 pub mod config;
 pub mod consumer;
+pub mod email;
 pub mod http;
 pub mod ids;
 pub mod kafka;

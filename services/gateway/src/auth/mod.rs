@@ -1,7 +1,6 @@
 //! People's sign-in: passwords, access tokens, refresh-token families and
 //! login rate limits.
 
-pub mod email;
 pub mod jwt;
 pub mod passwords;
 pub mod rate_limit;

@@ -15,7 +15,6 @@ use tracing::field::{Empty, display};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::email::Email;
 use super::jwt::JwtKeys;
 use super::passwords::{self, PasswordPolicy};
 use super::refresh_tokens::{self, RefreshToken};
@@ -25,6 +24,7 @@ use crate::problem::{ApiError, ApiResult, FieldError, Problem};
 use crate::roles::Role;
 use crate::state::AppState;
 use crate::system_events;
+use signalops_platform::email::Email;
 
 /// The one answer to every failed sign-in, whatever went wrong.
 const INVALID_CREDENTIALS: &str = "invalid email or password";

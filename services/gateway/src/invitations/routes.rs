@@ -14,12 +14,12 @@ use super::state_machine::{Action, InvitationState, TransitionError, transition}
 use super::store::{self, InvitationRow, InvitationView, NewInvitation, SYSTEM_ACTOR};
 use super::token::InvitationToken;
 use crate::audit::{self, user_actor};
-use crate::auth::email::Email;
 use crate::extract::{JsonBody, Principal};
 use crate::pagination::{Page, PageQuery};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::roles::{Permission, Role, authorize};
 use crate::state::AppState;
+use signalops_platform::email::Email;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

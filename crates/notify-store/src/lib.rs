@@ -1,0 +1,24 @@
+//! Notification channels, shared by the gateway (people manage them) and
+//! the notifier (which sends through them).
+//!
+//! Promises, and why they hold:
+//! - **Only the transaction's tenant.** Every function takes a transaction
+//!   opened with `signalops_platform::postgres::begin_tenant_tx` (or the
+//!   notifier's, which declares itself); row-level security (FORCE) filters
+//!   and checks every row.
+//! - **Credentials never leave sealed, except to send.** Signing secrets,
+//!   extra headers, tokens and Slack URLs are sealed with an AEAD key from
+//!   configuration ([`sealing`]), bound to their tenant and channel id;
+//!   [`channels::ChannelRecord`], what the API shows, has no field for them,
+//!   and [`definition::Credentials`] prints as redacted.
+//! - **Checked at the edge.** [`definition`] refuses what could not be sent
+//!   (bad URLs, reserved headers, malformed tokens), naming each problem by
+//!   its JSON Pointer.
+//! - **Rows are read with `try_get`** into [`StoreError`], never a panic.
+
+pub mod channels;
+pub mod definition;
+mod error;
+pub mod sealing;
+
+pub use error::{StoreError, StoreResult};
