@@ -138,6 +138,15 @@ async fn another_tenants_credentials_on_this_tenants_objects_get_404() {
         assert!(!response.to_string().contains(&owner.tenant_id), "no foreign tenant id leaks: {response}");
     }
     assert!(failures.is_empty(), "cross-tenant violations:\n{}", failures.join("\n"));
+    // Lists are the tenant's own: the intruder's lists name none of the first tenant's objects.
+    for list in ["/v1/rules", "/v1/members", "/v1/invitations", "/v1/api-keys"] {
+        let (status, response) = status_and_json(app.call(Method::GET, list, Some(&intruder.access_token), None).await).await;
+        assert_eq!(status, StatusCode::OK, "{list}: {response}");
+        let text = response.to_string();
+        for id in [&targets.member_id, &targets.invitation_id, &targets.api_key_id, &targets.rule_id, &owner.tenant_id] {
+            assert!(!text.contains(id.as_str()), "{list} of another tenant shows {id}: {response}");
+        }
+    }
     // And the objects are untouched: the owner still sees them.
     let (status, _) = status_and_json(
         app.call(Method::GET, &format!("/v1/invitations/{}", targets.invitation_id), Some(&owner.access_token), None).await,

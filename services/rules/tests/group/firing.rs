@@ -1,8 +1,8 @@
 //! What firings do: stateless rules stage and relay records with
 //! deterministic ids, windows fire at the N-th event by `received_at`,
 //! throttles suppress and say so, the loop guard stops self-triggering and
-//! deep chains, and a derived event that ingest would refuse is recorded,
-//! not staged.
+//! deep chains, a derived event that ingest would refuse is recorded, not
+//! staged, and the platform's own system events are rules' events too.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -224,4 +224,41 @@ async fn a_derived_event_failing_the_data_checks_is_recorded_not_staged() {
         vec![(action_id(&event.id, rule, 1, 1), "notification")]
     );
     assert!(f.derived_events().is_empty(), "nothing the projector would refuse reached the log");
+}
+
+#[tokio::test]
+async fn a_rule_acts_on_the_platforms_own_system_events() {
+    let f = fixture(1).await;
+    let tenant = f.tenant().await;
+    let rule = f
+        .rule(
+            tenant,
+            &json!({
+                "name": "welcome",
+                "event_types": ["signalops.user."],
+                "when": {"path": "data.email", "op": "ends_with", "value": "@example.com"},
+                "actions": [{"notify": {"channels": ["team"], "subject": "New user", "body": "{{ event.data.email }} signed up"}}]
+            }),
+        )
+        .await;
+    let member = f.member().await;
+    // As the gateway stages a sign-up (system_events::stage): its source,
+    // subject and data.
+    let user = Uuid::now_v7();
+    let mut signed_up =
+        envelope(tenant, "signalops.user.signed_up", &json!({"user_id": user, "email": "ada@example.com", "tenant_id": tenant}), at(0));
+    signed_up.source = "/signalops/control-plane".to_owned();
+    signed_up.subject = format!("user/{user}");
+    f.send(std::slice::from_ref(&signed_up)).await;
+    assert!(f.wait_quiescent(SETTLE).await, "the group settled");
+    member.stop.cancel();
+    member.wait().await.expect("member stopped");
+
+    assert_eq!(fired(&f.firings(tenant).await), BTreeSet::from([signed_up.id.clone()]));
+    let requests = f.notifications();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        (requests[0].id.clone(), requests[0].body.as_str()),
+        (action_id(&signed_up.id, rule, 1, 0).to_string(), "ada@example.com signed up")
+    );
 }

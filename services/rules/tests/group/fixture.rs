@@ -93,7 +93,6 @@ impl Fixture {
             drain_timeout_ms: 5_000,
             ..ConsumerSettings::for_group(self.group.clone())
         };
-        config.rules.reload_interval_ms = 100;
         config.rules.relay_idle_ms = 20;
         config.rules.maintenance_interval_secs = 1;
         config
