@@ -269,6 +269,11 @@ impl RuntimeContext {
     /// them once it applies, so a stalled partition's buffer stays bounded.
     pub(crate) fn pause_stalled(&self, consumer: &BaseConsumer<Self>) {
         let stalled: std::collections::HashSet<PartitionKey> = self.applier.health.stalled_partitions().into_iter().collect();
+        // Called on every poll: nothing stalled and nothing paused is the
+        // usual case, and costs no copy of the assignment.
+        if stalled.is_empty() && lock(&self.paused).is_empty() {
+            return;
+        }
         let assigned = lock(&self.assigned).clone();
         let mut paused = lock(&self.paused);
         let to_pause: Vec<PartitionKey> = stalled.iter().filter(|k| assigned.contains(*k) && !paused.contains(*k)).cloned().collect();

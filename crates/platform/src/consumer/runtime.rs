@@ -125,7 +125,8 @@ impl ConsumerRuntime {
             context.owe_and_report(&consumer, context.in_flight.settle_ready());
             context.seek_back_over_gaps(&consumer);
             context.pause_stalled(&consumer);
-            let paused = lock(&context.paused).clone();
+            // Usually empty: then nothing is copied on this poll.
+            let paused = Some(lock(&context.paused)).filter(|p| !p.is_empty()).map(|p| p.clone()).unwrap_or_default();
             let blocked = |key: &PartitionKey| paused.contains(key) || context.in_flight.is_blocked(key);
             let slots = concurrency.saturating_sub(context.in_flight.count());
             let now = Instant::now();
