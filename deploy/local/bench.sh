@@ -94,7 +94,8 @@ mkdir -p "$logs"
 hex32() { python3 -c 'import secrets; print(secrets.token_hex(32))'; }
 SIGNALOPS_API_KEYS__PEPPER="$(hex32)"
 SIGNALOPS_AUTH__JWT_KEYS="bench:$(hex32)"
-export SIGNALOPS_API_KEYS__PEPPER SIGNALOPS_AUTH__JWT_KEYS SIGNALOPS_API_KEYS__ENVIRONMENT=test
+SIGNALOPS_CHANNELS__SECRET_KEYS="bench:$(python3 -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())')"
+export SIGNALOPS_API_KEYS__PEPPER SIGNALOPS_AUTH__JWT_KEYS SIGNALOPS_CHANNELS__SECRET_KEYS SIGNALOPS_API_KEYS__ENVIRONMENT=test
 stamp="$(date +%Y%m%d%H%M%S)"
 export SIGNALOPS_KAFKA__TOPICS__EVENTS="bench.events.$stamp"
 export SIGNALOPS_KAFKA__TOPICS__NOTIFICATIONS="bench.notifications.$stamp"

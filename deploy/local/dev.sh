@@ -51,6 +51,14 @@ if [[ ! -s "$jwt_file" ]]; then
 fi
 SIGNALOPS_AUTH__JWT_KEYS="$(cat "$jwt_file")"
 export SIGNALOPS_AUTH__JWT_KEYS
+# The key that seals channel credentials at rest, generated once too: a new
+# one would leave the channels stored under the old one unopenable.
+channel_keys_file="$SIGNALOPS_STACK_DIR/channel-keys"
+if [[ ! -s "$channel_keys_file" ]]; then
+  (umask 077; python3 -c 'import base64, secrets; print("dev1:" + base64.b64encode(secrets.token_bytes(32)).decode())' >"$channel_keys_file")
+fi
+SIGNALOPS_CHANNELS__SECRET_KEYS="$(cat "$channel_keys_file")"
+export SIGNALOPS_CHANNELS__SECRET_KEYS
 export SIGNALOPS_API_KEYS__PEPPER SIGNALOPS_API_KEYS__ENVIRONMENT=dev
 export SIGNALOPS_TELEMETRY__FORMAT="${SIGNALOPS_TELEMETRY__FORMAT:-json}"
 

@@ -84,7 +84,8 @@ done
 export SIGNALOPS_KAFKA__PARTITIONS=3
 SIGNALOPS_API_KEYS__PEPPER="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 SIGNALOPS_AUTH__JWT_KEYS="st:$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
-export SIGNALOPS_API_KEYS__PEPPER SIGNALOPS_AUTH__JWT_KEYS SIGNALOPS_API_KEYS__ENVIRONMENT=test
+SIGNALOPS_CHANNELS__SECRET_KEYS="st:$(python3 -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())')"
+export SIGNALOPS_API_KEYS__PEPPER SIGNALOPS_AUTH__JWT_KEYS SIGNALOPS_CHANNELS__SECRET_KEYS SIGNALOPS_API_KEYS__ENVIRONMENT=test
 # The longest-lived access token, so one token lasts its whole run; cheap
 # bcrypt; sign-in limits far above what the run sends, so sign-up and login
 # cases reach the handlers instead of stopping at 429.

@@ -20,5 +20,6 @@ pub mod channels;
 pub mod definition;
 mod error;
 pub mod sealing;
+pub mod settings;
 
 pub use error::{StoreError, StoreResult};

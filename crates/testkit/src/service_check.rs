@@ -40,6 +40,7 @@ pub fn command(binary: &str, stack: &TestStack, database_url: &str, port: u16) -
         .env("SIGNALOPS_HTTP__PORT", port.to_string())
         .env("SIGNALOPS_API_KEYS__PEPPER", "test-pepper-0123456789abcdef0123456789")
         .env("SIGNALOPS_AUTH__JWT_KEYS", "test:test-jwt-secret-0123456789abcdef0123456789")
+        .env("SIGNALOPS_CHANNELS__SECRET_KEYS", "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);

@@ -19,6 +19,7 @@ pub struct GatewayConfig {
     pub api_keys: ApiKeySettings,
     pub ingest: IngestSettings,
     pub rules_api: RulesApiSettings,
+    pub channels: signalops_notify_store::settings::ChannelSettings,
 }
 
 impl GatewayConfig {
@@ -38,6 +39,13 @@ impl Validate for GatewayConfig {
         problems.extend(nested("api_keys", self.api_keys.validate()));
         problems.extend(nested("ingest", self.ingest.validate()));
         problems.extend(nested("rules_api", self.rules_api.validate()));
+        problems.extend(nested("channels", self.channels.validate()));
+        if !self.api_keys.is_dev() && dev_defaults::is_dev_secret(self.channels.secret_keys.expose()) {
+            problems.push(FieldProblem::new(
+                "channels.secret_keys",
+                dev_defaults::refusal(&self.api_keys.environment, "k1:$(openssl rand -base64 32)"),
+            ));
+        }
         // The signing keys are checked here, not in AuthSettings: which
         // deployment this is lives in api_keys.environment (ADR 0021).
         if !self.api_keys.is_dev() && self.auth.parsed_keys().iter().any(|(_, secret)| dev_defaults::is_dev_secret(secret)) {
@@ -322,6 +330,10 @@ mod tests {
                 environment: environment.into(),
                 ..ApiKeySettings::default()
             },
+            channels: signalops_notify_store::settings::ChannelSettings {
+                secret_keys: Secret::new(format!("dev1:{}", dev_defaults::DEV_CHANNEL_KEY)),
+                ..Default::default()
+            },
             ..GatewayConfig::default()
         }
     }
@@ -330,12 +342,14 @@ mod tests {
     fn the_compose_development_secrets_are_refused_outside_dev() {
         assert!(with_compose_secrets("dev").validate().is_empty(), "{:?}", with_compose_secrets("dev").validate());
         let problems = with_compose_secrets("live").validate();
-        assert_eq!(fields(&problems), ["api_keys.pepper", "auth.jwt_keys"]);
+        assert_eq!(fields(&problems), ["api_keys.pepper", "channels.secret_keys", "auth.jwt_keys"]);
         for problem in &problems {
             let text = problem.to_string();
             assert!(text.contains("development default") && text.contains("\"live\""), "{text}");
             assert!(
-                !text.contains(dev_defaults::DEV_JWT_SECRET) && !text.contains(dev_defaults::DEV_PEPPER),
+                !text.contains(dev_defaults::DEV_JWT_SECRET)
+                    && !text.contains(dev_defaults::DEV_PEPPER)
+                    && !text.contains(dev_defaults::DEV_CHANNEL_KEY),
                 "never echo the secret: {text}"
             );
         }
@@ -343,6 +357,7 @@ mod tests {
         let mut renamed = with_compose_secrets("live");
         renamed.auth.jwt_keys = Secret::new("k9:mine-0123456789abcdef0123456789abcdef,old:x-not-for-production-0123456789abcdef");
         renamed.api_keys.pepper = Secret::new("0123456789abcdef0123456789abcdef0123");
+        renamed.channels.secret_keys = Secret::new("k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
         assert_eq!(fields(&renamed.validate()), ["auth.jwt_keys"]);
     }
 

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod channels;
 pub mod config;
 pub mod event_schemas;
 pub mod extract;

@@ -24,6 +24,7 @@ use crate::problem::{FieldError, Problem};
         (name = "audit", description = "The audit log of control-plane changes"),
         (name = "events", description = "Sending events (API key with events:write)"),
         (name = "rules", description = "Rules: immutable versions, pause and resume, firings, dry runs and backtests"),
+        (name = "channels", description = "Notification channels: webhooks, email, Slack, Telegram, WhatsApp; credentials shown once"),
     )
 )]
 pub struct ApiDoc;

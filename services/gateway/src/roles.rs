@@ -62,10 +62,12 @@ pub enum Permission {
     ManageEventSchemas,
     ReadRules,
     ManageRules,
+    ReadChannels,
+    ManageChannels,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 14] = [
         Permission::ReadTenant,
         Permission::ReadMembers,
         Permission::ManageMembers,
@@ -78,6 +80,8 @@ impl Permission {
         Permission::ManageEventSchemas,
         Permission::ReadRules,
         Permission::ManageRules,
+        Permission::ReadChannels,
+        Permission::ManageChannels,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +98,8 @@ impl Permission {
             Self::ManageEventSchemas => "event_schemas:manage",
             Self::ReadRules => "rules:read",
             Self::ManageRules => "rules:manage",
+            Self::ReadChannels => "channels:read",
+            Self::ManageChannels => "channels:manage",
         }
     }
 }
@@ -104,8 +110,10 @@ pub fn allows(role: Role, permission: Permission) -> bool {
     use Permission as P;
     match role {
         Role::Owner | Role::Admin => true,
-        Role::Member => matches!(permission, P::ReadTenant | P::ReadMembers | P::ReadApiKeys | P::ReadEvents | P::ReadRules),
-        Role::Viewer => matches!(permission, P::ReadTenant | P::ReadMembers | P::ReadEvents | P::ReadRules),
+        Role::Member => {
+            matches!(permission, P::ReadTenant | P::ReadMembers | P::ReadApiKeys | P::ReadEvents | P::ReadRules | P::ReadChannels)
+        }
+        Role::Viewer => matches!(permission, P::ReadTenant | P::ReadMembers | P::ReadEvents | P::ReadRules | P::ReadChannels),
     }
 }
 

@@ -26,7 +26,7 @@ use crate::openapi::ApiDoc;
 use crate::problem::{ApiError, from_actix};
 use crate::security_headers::{docs_policy, security_headers};
 use crate::state::AppState;
-use crate::{GatewayConfig, api_keys, audit, auth, event_schemas, ingest, invitations, members, query, rules, tail, tenant};
+use crate::{GatewayConfig, api_keys, audit, auth, channels, event_schemas, ingest, invitations, members, query, rules, tail, tenant};
 
 pub struct Application {
     port: u16,
@@ -47,7 +47,9 @@ impl Application {
             .with_context(|| format!("cannot listen on {}:{} (http.port)", config.http.host, config.http.port))?;
         let port = listener.local_addr()?.port();
         let jwt = web::Data::new(JwtKeys::from_settings(&config.auth)?);
+        let channel_keys = config.channels.keyring().context("channels.secret_keys")?;
         let state = web::Data::new(AppState {
+            channel_keys,
             pool: pool.clone(),
             producer: producer.clone(),
             login_limiter: LoginLimiter::new(config.auth.login_attempts_per_minute_per_email, config.auth.login_attempts_per_minute_per_ip),
@@ -169,6 +171,7 @@ pub(crate) fn configure_v1(cfg: &mut utoipa_actix_web::service_config::ServiceCo
         .configure(api_keys::routes::configure)
         .configure(event_schemas::routes::configure)
         .configure(rules::configure)
+        .configure(channels::configure)
         .configure(tail::routes::configure)
         // After the tail: `/events/stream` must win over `/events/{id}`.
         .configure(query::configure)

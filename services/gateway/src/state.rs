@@ -20,4 +20,6 @@ pub struct AppState {
     pub tail_streams: crate::tail::limits::StreamLimits,
     /// Wakes the system-event relay after a commit that staged events.
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Seals and opens channel credentials.
+    pub channel_keys: signalops_notify_store::sealing::Keyring,
 }

@@ -13,6 +13,10 @@ pub const DEV_PEPPER: &str = "signalops-dev-pepper-not-for-production";
 /// The secret of `SIGNALOPS_AUTH__JWT_KEYS`'s default (`dev1:<this>`).
 pub const DEV_JWT_SECRET: &str = "signalops-dev-jwt-secret-not-for-production-0123";
 
+/// The secret of `SIGNALOPS_CHANNELS__SECRET_KEYS`'s default (`dev1:<this>`):
+/// the 32 bytes `signalops-dev-not-for-production` in base64.
+pub const DEV_CHANNEL_KEY: &str = "c2lnbmFsb3BzLWRldi1ub3QtZm9yLXByb2R1Y3Rpb24=";
+
 /// The environment in which the shipped development secrets are allowed.
 pub const DEV_ENVIRONMENT: &str = "dev";
 
@@ -22,7 +26,7 @@ const MARKER: &str = "not-for-production";
 
 /// True for a shipped development secret or anything derived from one.
 pub fn is_dev_secret(secret: &str) -> bool {
-    secret == DEV_PEPPER || secret == DEV_JWT_SECRET || secret.contains(MARKER)
+    secret == DEV_PEPPER || secret == DEV_JWT_SECRET || secret.contains(DEV_CHANNEL_KEY) || secret.contains(MARKER)
 }
 
 /// The problem message for `field` holding a development secret outside `dev`.

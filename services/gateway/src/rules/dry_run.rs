@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::docs::{RuleAction, RuleCausation, RuleStates, RuleTraceEntry, RuleVerdict};
 use super::evaluated;
-use super::validation::{problems_at, validated};
+use super::validation::{problems_at, tenant_channels, validated};
 use crate::extract::{JsonBody, Principal};
 use crate::problem::{ApiError, ApiResult, FieldError, Problem};
 use crate::roles::{Permission, authorize};
@@ -216,7 +216,7 @@ async fn rule_to_run(tx: &Transaction<'_>, body: &TestRuleRequest) -> Result<(Ru
             if body.version.is_some() {
                 return Err(ApiError::field("version", "goes with rule_id, not with a draft rule"));
             }
-            Ok((RuleRef { id: Uuid::nil(), version: 0 }, validated(document, "/rule")?, true))
+            Ok((RuleRef { id: Uuid::nil(), version: 0 }, validated(document, "/rule", &tenant_channels(tx).await?)?, true))
         }
         _ => Err(ApiError::field("rule", "give exactly one of rule_id (a saved rule) and rule (a draft document)")),
     }

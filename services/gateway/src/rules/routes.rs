@@ -11,7 +11,7 @@ use signalops_rule_store::rules;
 use uuid::Uuid;
 
 use super::changes::{self, Change};
-use super::validation::validated;
+use super::validation::{tenant_channels, validated};
 use super::views::RuleView;
 use crate::extract::{JsonBody, Principal};
 use crate::pagination::{Page, PageQuery};
@@ -66,11 +66,11 @@ pub async fn create_rule(
     request: HttpRequest,
     body: JsonBody<Value>,
 ) -> ApiResult<HttpResponse> {
-    let version = validated(&body.0, "")?;
     let id = Uuid::now_v7();
     let mut client = state.pool.get().await?;
     let tx = begin_tenant_tx(&mut client, principal.tenant_id).await?;
     authorize(&tx, principal.user_id, Permission::ManageRules).await?;
+    let version = validated(&body.0, "", &tenant_channels(&tx).await?)?;
     let rule = rules::create(&tx, principal.tenant_id, id, &version, version.status, Some(principal.user_id)).await?;
     changes::record(&tx, &principal, &request, Change::Created, &rule).await?;
     tx.commit().await?;
@@ -118,11 +118,11 @@ pub async fn update_rule(
     id: web::Path<Uuid>,
     body: JsonBody<Value>,
 ) -> ApiResult<web::Json<RuleView>> {
-    let version = validated(&body.0, "")?;
-    let status = body.0.get("status").map(|_| version.status);
     let mut client = state.pool.get().await?;
     let tx = begin_tenant_tx(&mut client, principal.tenant_id).await?;
     authorize(&tx, principal.user_id, Permission::ManageRules).await?;
+    let version = validated(&body.0, "", &tenant_channels(&tx).await?)?;
+    let status = body.0.get("status").map(|_| version.status);
     let rule = rules::update(&tx, principal.tenant_id, id.into_inner(), &version, status, Some(principal.user_id)).await?;
     changes::record(&tx, &principal, &request, Change::Updated, &rule).await?;
     tx.commit().await?;

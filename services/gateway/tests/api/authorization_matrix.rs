@@ -16,6 +16,8 @@ struct Targets {
     invitation_id: String,
     api_key_id: String,
     rule_id: String,
+    /// A webhook channel (its id unique, so no other tenant has one by it).
+    channel_id: String,
 }
 
 async fn fresh_targets(app: &TestApp, owner: &Person) -> Targets {
@@ -36,8 +38,16 @@ async fn fresh_targets(app: &TestApp, owner: &Person) -> Targets {
             .await;
     assert_eq!(status, StatusCode::CREATED, "{key}");
     let rule = crate::rules::create_rule(app, owner, crate::rules::rule_doc("target")).await;
+    let channel =
+        crate::channels::create_channel(app, owner, crate::channels::webhook(&format!("t-{}", uuid::Uuid::new_v4().simple()))).await;
     let id = |v: &Value| v["id"].as_str().expect("id").to_owned();
-    Targets { member_id: member.user_id, invitation_id: id(&invitation), api_key_id: id(&key), rule_id: id(&rule) }
+    Targets {
+        member_id: member.user_id,
+        invitation_id: id(&invitation),
+        api_key_id: id(&key),
+        rule_id: id(&rule),
+        channel_id: id(&channel),
+    }
 }
 
 /// (method, path, body, permission, success status)
@@ -69,6 +79,25 @@ fn endpoints(t: &Targets) -> Vec<(Method, String, Option<Value>, Permission, Sta
             Permission::ManageEventSchemas,
             StatusCode::OK,
         ),
+        (Method::GET, "/v1/channels".into(), None, Permission::ReadChannels, StatusCode::OK),
+        (
+            Method::POST,
+            "/v1/channels".into(),
+            Some(crate::channels::webhook(&format!("n-{}", uuid::Uuid::new_v4().simple()))),
+            Permission::ManageChannels,
+            StatusCode::CREATED,
+        ),
+        (Method::GET, format!("/v1/channels/{}", t.channel_id), None, Permission::ReadChannels, StatusCode::OK),
+        (
+            Method::PATCH,
+            format!("/v1/channels/{}", t.channel_id),
+            Some(json!({"name": "renamed"})),
+            Permission::ManageChannels,
+            StatusCode::OK,
+        ),
+        (Method::POST, format!("/v1/channels/{}/rotate-secret", t.channel_id), None, Permission::ManageChannels, StatusCode::OK),
+        (Method::POST, format!("/v1/channels/{}/enable", t.channel_id), None, Permission::ManageChannels, StatusCode::OK),
+        (Method::DELETE, format!("/v1/channels/{}", t.channel_id), None, Permission::ManageChannels, StatusCode::NO_CONTENT),
         (Method::GET, "/v1/rules".into(), None, Permission::ReadRules, StatusCode::OK),
         (Method::POST, "/v1/rules".into(), Some(rule_doc("new")), Permission::ManageRules, StatusCode::CREATED),
         (Method::GET, format!("/v1/rules/{}", t.rule_id), None, Permission::ReadRules, StatusCode::OK),
@@ -128,7 +157,10 @@ async fn another_tenants_credentials_on_this_tenants_objects_get_404() {
     for (method, path, body, _, _) in endpoints(&targets) {
         // Only endpoints that name an object of the first tenant (in the path or the body).
         let names = |id: &str| path.contains(id) || body.as_ref().is_some_and(|b| b.to_string().contains(id));
-        if ![&targets.member_id, &targets.invitation_id, &targets.api_key_id, &targets.rule_id].iter().any(|id| names(id)) {
+        if ![&targets.member_id, &targets.invitation_id, &targets.api_key_id, &targets.rule_id, &targets.channel_id]
+            .iter()
+            .any(|id| names(id))
+        {
             continue;
         }
         let (status, response) = status_and_json(app.call(method.clone(), &path, Some(&intruder.access_token), body).await).await;
@@ -139,11 +171,12 @@ async fn another_tenants_credentials_on_this_tenants_objects_get_404() {
     }
     assert!(failures.is_empty(), "cross-tenant violations:\n{}", failures.join("\n"));
     // Lists are the tenant's own: the intruder's lists name none of the first tenant's objects.
-    for list in ["/v1/rules", "/v1/members", "/v1/invitations", "/v1/api-keys"] {
+    for list in ["/v1/rules", "/v1/members", "/v1/invitations", "/v1/api-keys", "/v1/channels"] {
         let (status, response) = status_and_json(app.call(Method::GET, list, Some(&intruder.access_token), None).await).await;
         assert_eq!(status, StatusCode::OK, "{list}: {response}");
         let text = response.to_string();
-        for id in [&targets.member_id, &targets.invitation_id, &targets.api_key_id, &targets.rule_id, &owner.tenant_id] {
+        for id in [&targets.member_id, &targets.invitation_id, &targets.api_key_id, &targets.rule_id, &targets.channel_id, &owner.tenant_id]
+        {
             assert!(!text.contains(id.as_str()), "{list} of another tenant shows {id}: {response}");
         }
     }

@@ -9,6 +9,11 @@ use signalops_platform::shutdown::CancellationToken;
 use signalops_testkit::{TestDatabase, TestStack};
 
 pub const PEPPER: &str = "test-pepper-0123456789abcdef0123456789";
+/// Sealing keys for channel credentials: `k1` seals, `k0` still opens.
+pub const CHANNEL_KEYS: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,k0:HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4=";
+/// The webhook channel every tenant signed up here has, so the rules of the
+/// tests (which notify `ops`) validate.
+pub const OPS_CHANNEL: &str = "ops";
 pub const JWT_KEYS: &str = "t1:test-jwt-secret-0123456789abcdef0123456789";
 pub const PASSWORD: &str = "violet-harbour-lantern-42";
 
@@ -57,6 +62,10 @@ pub fn test_config(stack: &TestStack, db: &TestDatabase) -> GatewayConfig {
             // Every test request comes from 127.0.0.1, as for sign-in: the
             // failure budget is tested on its own (api_keys.rs).
             failed_auth_per_minute_per_ip: 100_000,
+        },
+        channels: signalops_notify_store::settings::ChannelSettings {
+            secret_keys: Secret::new(CHANNEL_KEYS),
+            ..signalops_notify_store::settings::ChannelSettings::default()
         },
         ..GatewayConfig::default()
     }
@@ -136,7 +145,12 @@ impl TestApp {
             .await;
         let (status, body) = status_and_json(response).await;
         assert_eq!(status, StatusCode::CREATED, "signup: {body}");
-        person_from(email, &body)
+        let person = person_from(email, &body);
+        let channel = json!({"id": OPS_CHANNEL, "kind": "webhook", "config": {"url": "http://127.0.0.1:9/ops"}});
+        let (status, body) =
+            status_and_json(self.call(Method::POST, "/v1/channels", Some(&person.access_token), Some(channel)).await).await;
+        assert_eq!(status, StatusCode::CREATED, "the ops channel: {body}");
+        person
     }
 
     /// Adds a person with `role` to a tenant directly in the database (as

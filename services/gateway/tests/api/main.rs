@@ -7,6 +7,7 @@ mod api_keys;
 mod auth;
 mod authorization_matrix;
 mod bad_input;
+mod channels;
 mod ingest;
 mod invitations;
 mod members;
