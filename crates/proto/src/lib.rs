@@ -15,6 +15,7 @@ pub mod v1 {
 }
 
 pub use prost::Message;
+pub use prost_types::Timestamp;
 pub use v1::{Causation, DeadLetter, Event, Header, NotificationRequest};
 
 /// Version written into `Event.schema_version` by this build.

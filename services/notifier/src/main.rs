@@ -1,14 +1,11 @@
-//! The notifier service (consumer group `signalops-notifier`). Until its own logic
-//! lands it starts like every service: config, telemetry, the database
-//! safety check, a broker check and `/livez` `/readyz` `/metrics`.
-
 use std::process::ExitCode;
 
-use signalops_platform::service::{self, WorkerSpec};
-
-const SPEC: WorkerSpec = WorkerSpec { name: "notifier", default_group: "signalops-notifier", default_port: 9103 };
+// Many short-lived buffers from several threads: mimalloc keeps the resident
+// set far below glibc malloc's per-thread arenas.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    service::exit_code(SPEC.name, service::run_idle_worker(&SPEC).await)
+    signalops_platform::service::exit_code(signalops_notifier::SPEC.name, signalops_notifier::run().await)
 }
