@@ -21,5 +21,6 @@ pub mod definition;
 mod error;
 pub mod sealing;
 pub mod settings;
+pub mod signing;
 
 pub use error::{StoreError, StoreResult};
