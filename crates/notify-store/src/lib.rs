@@ -16,6 +16,7 @@
 //!   its JSON Pointer.
 //! - **Rows are read with `try_get`** into [`StoreError`], never a panic.
 
+pub mod address_policy;
 pub mod channels;
 pub mod definition;
 mod error;
