@@ -20,6 +20,7 @@ pub mod address_policy;
 pub mod channels;
 pub mod definition;
 mod error;
+pub mod retry;
 pub mod sealing;
 pub mod settings;
 pub mod signing;
