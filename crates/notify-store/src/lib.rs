@@ -1,5 +1,8 @@
 //! Notification channels, shared by the gateway (people manage them) and
-//! the notifier (which sends through them).
+//! the notifier (which sends through them), and the rules of delivering to
+//! them: [`signing`] (Standard Webhooks), [`address_policy`] (where a
+//! delivery may connect) and [`retry`] (when to try again, and what an
+//! answer means).
 //!
 //! Promises, and why they hold:
 //! - **Only the transaction's tenant.** Every function takes a transaction
