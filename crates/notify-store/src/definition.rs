@@ -224,6 +224,12 @@ fn check_url(fields: &mut Fields<'_>, key: &str, text: &str) -> bool {
         fields.problem(key, format!("must be at most {MAX_URL_LENGTH} characters"));
         return false;
     }
+    // Stored as written: a NUL would be refused by Postgres, and no
+    // receiver's URL needs a control character.
+    if text.chars().any(char::is_control) {
+        fields.problem(key, "must not contain control characters");
+        return false;
+    }
     match url::Url::parse(text) {
         Ok(url) if !matches!(url.scheme(), "http" | "https") => fields.problem(key, "must be an http or https URL"),
         Ok(url) if url.host_str().is_none_or(str::is_empty) => fields.problem(key, "must name a host"),
@@ -545,6 +551,19 @@ mod tests {
         let webhook = Credentials::Webhook { secret: new_webhook_secret(), headers: BTreeMap::from([("x-k".into(), "v".into())]) };
         let c = check_config(Kind::Webhook, &json!({"url": "https://e.com/2"}), "/config", Some(&webhook), &mut problems).expect("valid");
         assert_eq!((c.credentials, c.generated_secret), (webhook, None), "an update keeps the secret and the headers");
+    }
+
+    #[test]
+    fn nul_and_control_characters_never_reach_what_is_stored() {
+        // Postgres refuses NUL in text and jsonb: what passes must hold none.
+        for url in ["https://example.com/a\u{0}b", "https://exa\u{0}mple.com/", "https://example.com/\u{1}?q=\u{0}"] {
+            let problems = check(Kind::Webhook, json!({ "url": url })).expect_err(url);
+            assert_eq!(pointers(&problems), ["/config/url"], "{url:?}");
+        }
+        assert!(check(Kind::Webhook, json!({"url": "https://e.com", "headers": {"x-a": "a\u{0}b"}})).is_err());
+        assert!(check(Kind::Telegram, json!({"bot_token": "1:AAAAAAAAAAAAAAAAAAAA\u{0}A", "chat_id": "1"})).is_err());
+        assert!(check(Kind::Email, json!({"to": ["a\u{0}@example.com"]})).is_err());
+        assert!(check_name("a\u{0}b").is_err() && check_id("a\u{0}").is_err());
     }
 
     #[test]

@@ -103,7 +103,7 @@ impl Fixture {
     async fn recorded(&self) -> (i64, BTreeSet<String>) {
         let db = self.db.superuser().await.expect("superuser");
         let rows = db.query("SELECT id::text FROM deliveries", &[]).await.expect("deliveries");
-        let ids: BTreeSet<String> = rows.iter().map(|r| r.get(0)).collect();
+        let ids: BTreeSet<String> = rows.iter().map(|r| r.try_get(0).expect("id")).collect();
         (i64::try_from(rows.len()).expect("count"), ids)
     }
 }
@@ -146,12 +146,22 @@ async fn each_request_is_recorded_once_through_redeliveries_poison_and_a_replay(
         )
         .await
         .expect("row");
-    assert_eq!(row.get::<_, Uuid>(0), *tenant);
-    assert_eq!(row.get::<_, String>(1), sent.rule_id);
-    assert_eq!(row.get::<_, Vec<String>>(2), sent.channels, "the fallback chain, in order");
-    assert_eq!((row.get::<_, Option<String>>(3), row.get::<_, String>(4)), (sent.subject.clone(), sent.body.clone()));
-    assert_eq!(row.get::<_, Option<String>>(5).as_deref(), Some(sent.traceparent.as_str()));
-    assert_eq!((row.get::<_, String>(6).as_str(), row.get::<_, i32>(7), row.get::<_, i32>(8)), ("pending", 0, 0));
+    assert_eq!(row.try_get::<_, Uuid>(0).expect("column"), *tenant);
+    assert_eq!(row.try_get::<_, String>(1).expect("column"), sent.rule_id);
+    assert_eq!(row.try_get::<_, Vec<String>>(2).expect("column"), sent.channels, "the fallback chain, in order");
+    assert_eq!(
+        (row.try_get::<_, Option<String>>(3).expect("column"), row.try_get::<_, String>(4).expect("column")),
+        (sent.subject.clone(), sent.body.clone())
+    );
+    assert_eq!(row.try_get::<_, Option<String>>(5).expect("column").as_deref(), Some(sent.traceparent.as_str()));
+    assert_eq!(
+        (
+            row.try_get::<_, String>(6).expect("column").as_str(),
+            row.try_get::<_, i32>(7).expect("column"),
+            row.try_get::<_, i32>(8).expect("column")
+        ),
+        ("pending", 0, 0)
+    );
 
     // Row-level security: the application role sees one tenant at a time.
     let mut app = f.db.app().await.expect("app");

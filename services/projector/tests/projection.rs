@@ -144,7 +144,7 @@ impl Fixture {
             .query_one("SELECT count(*), count(DISTINCT (kafka_partition, kafka_offset)) FROM test_applications", &[])
             .await
             .expect("applications");
-        (row.get(0), row.get(1))
+        (row.try_get(0).expect("count"), row.try_get(1).expect("count"))
     }
 
     /// Waits until the group has committed (to Kafka) and stored (in

@@ -78,8 +78,8 @@ async fn each_kind_is_created_and_its_credentials_are_never_answered_again() {
     let db = app.db.superuser().await.expect("superuser");
     let rows = db.query("SELECT sealed, settings::text FROM channels", &[]).await.expect("channels");
     for row in rows {
-        let sealed: Vec<u8> = row.get(0);
-        let settings: String = row.get(1);
+        let sealed: Vec<u8> = row.try_get(0).expect("sealed");
+        let settings: String = row.try_get(1).expect("settings");
         let stored = format!("{}{settings}", String::from_utf8_lossy(&sealed));
         for credential in [secret.as_str(), HEADER_VALUE, "slack-secret-part", TELEGRAM_TOKEN, WHATSAPP_TOKEN] {
             assert!(!stored.contains(credential), "stored in the clear: {credential}");
@@ -113,6 +113,8 @@ async fn bad_channels_are_422_naming_each_field() {
         ),
         (json!({"id": "n", "name": "", "kind": "slack", "config": {"webhook_url": "nope"}}), vec!["/name", "/config/webhook_url"]),
         (json!(["not", "an", "object"]), vec!["(body)"]),
+        (json!({"id": "z", "kind": "slack", "config": {"webhook_url": "https://hooks.example.com/a\u{0}b"}}), vec!["config.webhook_url"]),
+        (json!({"id": "z", "name": "a\u{1}", "kind": "webhook", "config": {"url": "https://e.com/a\u{1}b"}}), vec!["/name", "/config/url"]),
     ];
     for (body, expected) in cases {
         let (status, problem) = call(&app, &owner, Method::POST, "/v1/channels", Some(body.clone())).await;
