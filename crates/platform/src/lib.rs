@@ -1,7 +1,6 @@
 //! What every SignalOps service stands on: configuration, telemetry,
 //! Postgres (pool, tenant transactions, migrations, RLS safety check), Kafka
-//! (producer, topics), the consumer runtime, the outbox relay, health
-//! endpoints and shutdown.
+//! (producer, topics), the consumer runtime, health endpoints and shutdown.
 
 pub mod api_keys;
 pub mod config;
@@ -11,7 +10,6 @@ pub mod http;
 pub mod ids;
 pub mod kafka;
 pub mod metrics;
-pub mod outbox;
 pub mod postgres;
 pub mod read_models;
 pub mod service;

@@ -1,5 +1,5 @@
 //! The rules service's configuration: the shared worker sections plus a
-//! `rules` section (rule loading, the firing step, the outbox relay).
+//! `rules` section (rule loading, the firing step).
 
 use serde::Deserialize;
 use signalops_platform::config::{self, ConfigError, FieldProblem, Validate, nested};
@@ -38,17 +38,6 @@ pub struct RulesSettings {
     /// late event (one received earlier than events before it in the log)
     /// seeing the state it would have seen without the deletion.
     pub state_expiry_grace_secs: u64,
-    /// Staged records per relay pass.
-    pub relay_batch: i64,
-    /// How long the relay waits after a pass that found less than a batch.
-    pub relay_idle_ms: u64,
-    /// Appended outbox rows older than this are deleted. A replay that
-    /// recomputes a firing whose row is gone appends its records again
-    /// (same ids), so keep this longer than a replay reaches back, or rely on
-    /// consumers deduplicating by id.
-    pub outbox_retention_hours: u64,
-    /// How often the retention runs and the pending-rows gauge is refreshed.
-    pub maintenance_interval_secs: u64,
 }
 
 impl Default for RulesSettings {
@@ -57,10 +46,6 @@ impl Default for RulesSettings {
             reload_interval_ms: 250,
             max_depth: signalops_rule_engine::limits::DEFAULT_MAX_DEPTH,
             state_expiry_grace_secs: 3_600,
-            relay_batch: 500,
-            relay_idle_ms: 50,
-            outbox_retention_hours: 7 * 24,
-            maintenance_interval_secs: 10,
         }
     }
 }
@@ -76,18 +61,6 @@ impl Validate for RulesSettings {
         }
         if self.state_expiry_grace_secs > 30 * 24 * 3600 {
             problems.push(FieldProblem::new("state_expiry_grace_secs", "must be at most 2592000 (30 days)"));
-        }
-        if !(1..=10_000).contains(&self.relay_batch) {
-            problems.push(FieldProblem::new("relay_batch", "must be between 1 and 10000"));
-        }
-        if !(1..=10_000).contains(&self.relay_idle_ms) {
-            problems.push(FieldProblem::new("relay_idle_ms", "must be between 1 and 10000"));
-        }
-        if !(1..=24 * 366).contains(&self.outbox_retention_hours) {
-            problems.push(FieldProblem::new("outbox_retention_hours", "must be between 1 and 8784"));
-        }
-        if !(1..=3_600).contains(&self.maintenance_interval_secs) {
-            problems.push(FieldProblem::new("maintenance_interval_secs", "must be between 1 and 3600"));
         }
         problems
     }
@@ -137,10 +110,10 @@ mod tests {
             assert_eq!(config.worker.consumer.batch_max_records, BATCH_MAX_RECORDS);
             assert_eq!((config.rules.reload_interval_ms, config.rules.max_depth), (250, 3));
             jail.set_env("SIGNALOPS_RULES__RELOAD_INTERVAL_MS", "100");
-            jail.set_env("SIGNALOPS_RULES__OUTBOX_RETENTION_HOURS", "24");
+            jail.set_env("SIGNALOPS_RULES__STATE_EXPIRY_GRACE_SECS", "60");
             jail.set_env("SIGNALOPS_HTTP__PORT", "9200");
             let config = load().expect("configured");
-            assert_eq!((config.rules.reload_interval_ms, config.rules.outbox_retention_hours), (100, 24));
+            assert_eq!((config.rules.reload_interval_ms, config.rules.state_expiry_grace_secs), (100, 60));
             assert_eq!(config.worker.http.port, 9200, "the shared sections keep reading numbers from the environment");
             jail.set_env("SIGNALOPS_RULES__RELOAD_INTERVAL_MS", "900");
             let error = load().expect_err("too slow to pick changes up within a second").to_string();

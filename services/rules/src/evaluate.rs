@@ -155,7 +155,8 @@ fn record(tenant: TenantId, rule: &CompiledRule, incoming: &Incoming, verdict: V
         Verdict::NoMatch | Verdict::WindowPending(_) | Verdict::KeyMissing => return,
         Verdict::Suppressed(suppression) => (Outcome::Suppressed, Some(reason(&suppression)), Json::Array(Vec::new())),
         Verdict::Fired(actions) => {
-            let produced = actions.iter().map(|a| stage(tenant, rule, incoming, a, now, &mut effects.staged)).collect();
+            let firing = effects.firings.len();
+            let produced = actions.iter().map(|a| stage(tenant, firing, rule, incoming, a, now, &mut effects.staged)).collect();
             (Outcome::Fired, None, Json::Array(produced))
         }
     };
@@ -185,9 +186,11 @@ pub fn reason(suppression: &Suppression) -> String {
     }
 }
 
-/// Stages one action's record; returns its entry in `produced`.
+/// Stages one action's record for firing number `firing`; returns its
+/// entry in `produced`.
 fn stage(
     tenant: TenantId,
+    firing: usize,
     rule: &CompiledRule,
     incoming: &Incoming,
     action: &ActionOutcome,
@@ -197,12 +200,12 @@ fn stage(
     match &action.result {
         Ok(RenderedAction::Notify(n)) => {
             let request = staging::notification(tenant, incoming, rule.rule(), action.index, n, now);
-            staged.push(staging::stage_notification(incoming, action.id, &request));
+            staged.push(staging::stage_notification(firing, incoming, action.id, &request));
             json!({"index": action.index, "id": action.id, "kind": staging::KIND_NOTIFICATION, "channels": n.channels, "staged": true})
         }
         Ok(RenderedAction::Emit(d)) => match staging::derived_event(tenant, incoming, d) {
             Ok(event) => {
-                staged.push(staging::stage_event(incoming, action.id, &event));
+                staged.push(staging::stage_event(firing, incoming, action.id, &event));
                 json!({"index": action.index, "id": action.id, "kind": staging::KIND_EVENT, "type": d.event_type, "staged": true})
             }
             Err(error) => {

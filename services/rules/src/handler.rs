@@ -7,12 +7,16 @@
 //!    in one query;
 //! 3. every indexed rule runs on every such event, in order, with the states
 //!    carried in memory;
-//! 4. changed states, firings (fired and suppressed, with the reason) and
-//!    staged records are written, one statement each, and expired states are
-//!    deleted, all in one pipelined round trip.
+//! 4. changed states and firings (fired and suppressed, with the reason) are
+//!    written, one statement each, and expired states are deleted, all in
+//!    one pipelined round trip; the firings statement answers which firings
+//!    are new.
 //!
-//! The runtime commits all of it with the partition's next offset, so each
-//! event's effect on rules is applied exactly once.
+//! Then the records the new firings produced are appended to Kafka, and
+//! only once Kafka acknowledged them all does the runtime commit the
+//! transaction with the partition's next offset: each event's effect on
+//! rules is applied exactly once, and its records appended at least once
+//! with the same ids (ADR 0028).
 
 use std::sync::Arc;
 
@@ -23,6 +27,7 @@ use signalops_platform::consumer::{BatchHandler, HandlerError, Record, Transacti
 use signalops_platform::postgres::set_tenant;
 use signalops_rule_engine::FireOptions;
 
+use crate::append::{Appender, Outgoing};
 use crate::catalog::{Catalog, TenantRules};
 use crate::evaluate::{self, Outcome};
 use crate::incoming::Incoming;
@@ -32,14 +37,22 @@ pub struct RulesHandler {
     catalog: Catalog,
     options: FireOptions,
     grace: TimeDelta,
+    appender: Appender,
 }
 
 impl RulesHandler {
-    pub fn new(catalog: Catalog, options: FireOptions, state_expiry_grace: TimeDelta) -> Self {
-        Self { catalog, options, grace: state_expiry_grace }
+    pub fn new(catalog: Catalog, options: FireOptions, state_expiry_grace: TimeDelta, appender: Appender) -> Self {
+        Self { catalog, options, grace: state_expiry_grace, appender }
     }
 
-    async fn tenant(&self, tx: &Transaction<'_>, tenant: TenantId, rules: &TenantRules, events: &[&Incoming]) -> Result<(), HandlerError> {
+    async fn tenant(
+        &self,
+        tx: &Transaction<'_>,
+        tenant: TenantId,
+        rules: &TenantRules,
+        events: &[&Incoming],
+        outgoing: &mut Outgoing,
+    ) -> Result<(), HandlerError> {
         let candidates = evaluate::candidates(rules, events).map_err(|(index, reason)| HandlerError::undecodable(index, reason))?;
         if candidates.is_empty() {
             return Ok(());
@@ -52,11 +65,8 @@ impl RulesHandler {
         let effects = evaluate::run(tenant, &candidates, &mut cache, &self.options, chrono::Utc::now());
         let stateful = candidates.iter().any(|c| c.rules.iter().any(|r| evaluate::uses_state(r)));
         let expired_before = if stateful { evaluate::expired_before(&candidates, self.grace) } else { None };
-        futures::try_join!(
-            states::store(tx, tenant, &cache, expired_before),
-            writes::firings(tx, tenant, &effects.firings),
-            writes::outbox(tx, tenant, &effects.staged),
-        )?;
+        let ((), new) =
+            futures::try_join!(states::store(tx, tenant, &cache, expired_before), writes::firings(tx, tenant, &effects.firings))?;
         let m = metrics::rules();
         m.evaluations.inc_by(effects.evaluations);
         for firing in &effects.firings {
@@ -64,6 +74,11 @@ impl RulesHandler {
         }
         if effects.firings.iter().any(|f| f.outcome == Outcome::Fired) {
             tracing::debug!(tenant = %tenant, fired = effects.firings.len(), staged = effects.staged.len(), "rules fired");
+        }
+        for staged in effects.staged {
+            if new.get(staged.firing).copied().unwrap_or(false) {
+                self.appender.push(outgoing, tenant, staged);
+            }
         }
         Ok(())
     }
@@ -83,11 +98,12 @@ impl BatchHandler for RulesHandler {
         let mut tenants: Vec<TenantId> = incoming.iter().map(|i| i.tenant).collect();
         tenants.sort_unstable();
         tenants.dedup();
+        let mut outgoing = Outgoing::default();
         for tenant in tenants {
             let Some(rules): Option<Arc<TenantRules>> = self.catalog.tenant(tenant) else { continue };
             let events: Vec<&Incoming> = incoming.iter().filter(|i| i.tenant == tenant).collect();
-            self.tenant(tx, tenant, &rules, &events).await?;
+            self.tenant(tx, tenant, &rules, &events, &mut outgoing).await?;
         }
-        Ok(())
+        self.appender.append(outgoing).await
     }
 }

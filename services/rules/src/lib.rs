@@ -1,9 +1,11 @@
 //! The rules group (consumer group `signalops-rules`): runs every tenant's
 //! rules on `signalops.events.v1` through the consumer runtime, so each
-//! event's effect (window and throttle state, firings, staged records) is
-//! applied exactly once, and relays the staged records to Kafka with their
-//! deterministic ids (at-least-once, same id). See docs/rules.md and ADR 0025.
+//! event's effect (window and throttle state, firings) is applied exactly
+//! once, and appends what new firings produce to Kafka before each batch
+//! commits, with deterministic ids (at-least-once, same id). See
+//! docs/rules.md and ADRs 0025 and 0028.
 
+pub mod append;
 pub mod catalog;
 pub mod config;
 pub mod evaluate;
@@ -11,7 +13,6 @@ pub mod handler;
 pub mod incoming;
 pub mod loader;
 pub mod metrics;
-pub mod relay;
 pub mod staging;
 pub mod states;
 pub mod writes;
@@ -23,7 +24,6 @@ use anyhow::Context as _;
 use signalops_platform::consumer::{ConsumerHealth, ConsumerRuntime, DeadLetterSink, RuntimeError};
 use signalops_platform::http::{Readiness, ReadinessCheck};
 use signalops_platform::kafka::EventProducer;
-use signalops_platform::outbox::{self, RelayPacing};
 use signalops_platform::postgres::Pool;
 use signalops_platform::service::{self, WorkerSpec};
 use signalops_platform::shutdown::{self, CancellationToken};
@@ -36,8 +36,8 @@ pub use handler::RulesHandler;
 
 pub const SPEC: WorkerSpec = WorkerSpec { name: "rules", default_group: "signalops-rules", default_port: 9102 };
 
-/// A running rules group member: its consumer runtime, rule loader, outbox
-/// relay and maintenance, all stopped by one token.
+/// A running rules group member: its consumer runtime and rule loader,
+/// both stopped by one token.
 pub struct Running {
     pub catalog: Catalog,
     pub health: ConsumerHealth,
@@ -63,36 +63,23 @@ impl Running {
 }
 
 /// Registers the group, loads every tenant's rules, and starts consuming,
-/// relaying and reloading until `stop`.
+/// and reloading until `stop`.
 pub async fn spawn(config: &RulesConfig, pool: Pool, stop: CancellationToken) -> anyhow::Result<Running> {
     let worker = &config.worker;
     let rules = &config.rules;
     register_group(&pool, &worker.consumer.group_id).await?;
     let catalog = Catalog::default();
     loader::refresh(&pool, &catalog).await.context("cannot load the rules")?;
-    let mut helpers = vec![loader::spawn(pool.clone(), catalog.clone(), Duration::from_millis(rules.reload_interval_ms), stop.clone())];
+    let helpers = vec![loader::spawn(pool.clone(), catalog.clone(), Duration::from_millis(rules.reload_interval_ms), stop.clone())];
 
-    let relay_producer = EventProducer::new(&worker.kafka, "rules-relay")?;
-    let outbox = Arc::new(relay::RulesOutbox {
-        events_topic: worker.kafka.topics.events.clone(),
-        notifications_topic: worker.kafka.topics.notifications.clone(),
-    });
-    let pacing = RelayPacing {
-        batch: rules.relay_batch,
-        idle: Duration::from_millis(rules.relay_idle_ms),
-        retry: Duration::from_millis(rules.relay_idle_ms.max(1_000)),
-    };
-    helpers.push(outbox::spawn_relay(pool.clone(), relay_producer, outbox, pacing, Arc::default(), stop.clone(), |_| {}));
-    helpers.push(relay::spawn_maintenance(
-        pool.clone(),
-        rules.outbox_retention_hours,
-        Duration::from_secs(rules.maintenance_interval_secs),
-        stop.clone(),
-    ));
-
+    let appender = append::Appender::new(
+        EventProducer::new(&worker.kafka, "rules-append")?,
+        worker.kafka.topics.events.clone(),
+        worker.kafka.topics.notifications.clone(),
+    );
     let options = FireOptions { max_depth: rules.max_depth };
     let grace = chrono::TimeDelta::seconds(i64::try_from(rules.state_expiry_grace_secs).unwrap_or(i64::MAX));
-    let handler = RulesHandler::new(catalog.clone(), options, grace);
+    let handler = RulesHandler::new(catalog.clone(), options, grace, appender);
     let dead_letters = DeadLetterSink::new(EventProducer::new(&worker.kafka, "rules-dlq")?, worker.kafka.topics.dlq.clone());
     let runtime = ConsumerRuntime::new(
         worker.kafka.clone(),

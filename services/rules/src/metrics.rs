@@ -14,10 +14,9 @@ pub struct RulesMetrics {
     /// Active rules loaded, over every tenant.
     pub loaded: IntGauge,
     pub compile_failures: IntCounter,
-    /// Outbox rows not yet appended (refreshed by the maintenance task).
-    pub outbox_pending: IntGauge,
-    /// Outbox rows appended, by kind: `event`, `notification`.
-    pub outbox_relayed: IntCounterVec,
+    /// Records of new firings appended to Kafka, by kind: `event`,
+    /// `notification` (a retried batch appends and counts them again).
+    pub appended: IntCounterVec,
 }
 
 fn register<C: prometheus::core::Collector + Clone + 'static>(collector: C) -> C {
@@ -45,12 +44,12 @@ pub fn rules() -> &'static RulesMetrics {
             IntCounter::new("signalops_rules_compile_failures_total", "Stored rule versions that did not compile and were skipped")
                 .expect("metric"),
         ),
-        outbox_pending: register(
-            IntGauge::new("signalops_rules_outbox_pending", "Staged records not yet appended to Kafka").expect("metric"),
-        ),
-        outbox_relayed: register(
-            IntCounterVec::new(Opts::new("signalops_rules_outbox_relayed_total", "Staged records appended to Kafka, by kind"), &["kind"])
-                .expect("metric"),
+        appended: register(
+            IntCounterVec::new(
+                Opts::new("signalops_rules_appended_total", "Records of new firings appended to Kafka, by kind (event, notification)"),
+                &["kind"],
+            )
+            .expect("metric"),
         ),
     })
 }

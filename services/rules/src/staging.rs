@@ -1,8 +1,8 @@
-//! What a firing stages in `rule_outbox`: a derived event as an envelope for
-//! the events topic, a notification request for the notifications topic.
-//! Both carry the action's deterministic id, so recomputing a firing (a
-//! replay, a redelivered batch) stages the same id again, which the outbox's
-//! unique key turns into nothing.
+//! What a firing appends: a derived event as an envelope for the events
+//! topic, a notification request for the notifications topic. Both carry
+//! the action's deterministic id, so recomputing a firing (a replay, a
+//! retried batch) produces a record with the same id, which every consumer
+//! downstream deduplicates on.
 //!
 //! A derived event must pass the checks ingest applies to what backends send
 //! (ADR 0020): otherwise the projector would refuse it. One that does not is
@@ -10,7 +10,8 @@
 
 use chrono::{DateTime, Utc};
 use signalops_platform::TenantId;
-use signalops_proto::{ENVELOPE_SCHEMA_VERSION, Event, Message as _, NotificationRequest, event_data};
+use signalops_proto::headers::{self, CE_ID, CE_SPECVERSION, CE_TENANT, CONTENT_TYPE};
+use signalops_proto::{ENVELOPE_SCHEMA_VERSION, Event, Message as _, NOTIFICATION_CONTENT_TYPE, NotificationRequest, event_data};
 use signalops_rule_engine::{DerivedEvent, Notification, RuleRef};
 use uuid::Uuid;
 
@@ -19,16 +20,20 @@ use crate::incoming::Incoming;
 /// `source` of every derived event.
 pub const DERIVED_SOURCE: &str = "/signalops/rules";
 
-/// The kinds of `rule_outbox` rows.
+/// The kinds of appended records.
 pub const KIND_EVENT: &str = "event";
 pub const KIND_NOTIFICATION: &str = "notification";
 
-/// One row for `rule_outbox`.
+/// One record to append, once its firing is known to be new.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Staged {
+    /// The firing it belongs to (an index into the batch's firings).
+    pub firing: usize,
     pub record_id: Uuid,
     pub kind: &'static str,
     pub payload: Vec<u8>,
+    /// Routing headers (CloudEvents attributes, content type).
+    pub headers: Vec<(&'static str, Vec<u8>)>,
     pub traceparent: Option<String>,
     pub tracestate: Option<String>,
 }
@@ -94,23 +99,32 @@ pub fn notification(
     }
 }
 
-/// The outbox row of a derived event.
-pub fn stage_event(source: &Incoming, id: Uuid, event: &Event) -> Staged {
+/// The record of a derived event.
+pub fn stage_event(firing: usize, source: &Incoming, id: Uuid, event: &Event) -> Staged {
     Staged {
+        firing,
         record_id: id,
         kind: KIND_EVENT,
         payload: event.encode_to_vec(),
+        headers: headers::envelope_headers(event),
         traceparent: source.traceparent.clone(),
         tracestate: source.tracestate.clone(),
     }
 }
 
-/// The outbox row of a notification request.
-pub fn stage_notification(source: &Incoming, id: Uuid, request: &NotificationRequest) -> Staged {
+/// The record of a notification request.
+pub fn stage_notification(firing: usize, source: &Incoming, id: Uuid, request: &NotificationRequest) -> Staged {
     Staged {
+        firing,
         record_id: id,
         kind: KIND_NOTIFICATION,
         payload: request.encode_to_vec(),
+        headers: vec![
+            (CONTENT_TYPE, NOTIFICATION_CONTENT_TYPE.as_bytes().to_vec()),
+            (CE_SPECVERSION, b"1.0".to_vec()),
+            (CE_ID, id.to_string().into_bytes()),
+            (CE_TENANT, request.tenant_id.as_bytes().to_vec()),
+        ],
         traceparent: source.traceparent.clone(),
         tracestate: source.tracestate.clone(),
     }

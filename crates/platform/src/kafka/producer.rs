@@ -44,6 +44,14 @@ pub enum ProduceError {
 }
 
 impl ProduceError {
+    /// Whether this record can never be appended, however often it is
+    /// retried (too large, invalid), unlike a topic that may yet be created
+    /// or authorized.
+    pub fn is_record_refused(&self) -> bool {
+        let Self::Rejected(error) = self else { return false };
+        matches!(error.rdkafka_error_code(), Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidRecord))
+    }
+
     fn classify(error: KafkaError) -> Self {
         match error.rdkafka_error_code() {
             Some(
@@ -144,5 +152,29 @@ impl EventProducer {
 
     pub fn client(&self) -> &FutureProducer {
         &self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn produce_error(code: RDKafkaErrorCode) -> ProduceError {
+        ProduceError::classify(KafkaError::MessageProduction(code))
+    }
+
+    #[test]
+    fn only_records_kafka_can_never_take_are_refused_for_good() {
+        assert!(produce_error(RDKafkaErrorCode::MessageSizeTooLarge).is_record_refused());
+        assert!(produce_error(RDKafkaErrorCode::InvalidRecord).is_record_refused());
+        // A topic may yet be created or authorized; a broker may come back.
+        for code in [
+            RDKafkaErrorCode::UnknownTopicOrPartition,
+            RDKafkaErrorCode::TopicAuthorizationFailed,
+            RDKafkaErrorCode::MessageTimedOut,
+            RDKafkaErrorCode::BrokerTransportFailure,
+        ] {
+            assert!(!produce_error(code).is_record_refused(), "{code:?}");
+        }
     }
 }

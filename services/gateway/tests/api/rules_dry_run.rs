@@ -139,7 +139,7 @@ async fn a_dry_run_writes_nothing() {
     let db = app.db.superuser().await.expect("superuser");
     let counts = || async {
         let mut counts = Vec::new();
-        for table in ["rules", "rule_versions", "rule_states", "rule_firings", "rule_outbox", "audit_log"] {
+        for table in ["rules", "rule_versions", "rule_states", "rule_firings", "audit_log"] {
             let n: i64 = db.query_one(&format!("SELECT count(*) FROM {table}"), &[]).await.expect("count").try_get(0).expect("n");
             counts.push((table, n));
         }

@@ -1,4 +1,4 @@
-//! What firings do: stateless rules stage and relay records with
+//! What firings do: stateless rules append records with
 //! deterministic ids, windows fire at the N-th event by `received_at`,
 //! throttles suppress and say so, the loop guard stops self-triggering and
 //! deep chains, a derived event that ingest would refuse is recorded, not
@@ -21,7 +21,7 @@ fn fired(firings: &[crate::fixture::FiringRow]) -> BTreeSet<String> {
 }
 
 #[tokio::test]
-async fn a_stateless_rule_stages_and_relays_its_records_with_deterministic_ids() {
+async fn a_stateless_rule_appends_its_records_once_with_deterministic_ids() {
     let f = fixture(1).await;
     let tenant = f.tenant().await;
     let rule = f.rule(tenant, &notify_and_emit("payment.failed", "payment.flagged")).await;
@@ -43,10 +43,9 @@ async fn a_stateless_rule_stages_and_relays_its_records_with_deterministic_ids()
     assert_eq!(produced[1]["id"], json!(emit_id));
     assert_eq!(produced[1]["staged"], json!(true));
 
-    let outbox = f.outbox(tenant).await;
-    let staged: Vec<(Uuid, &str)> = outbox.iter().map(|(id, kind, _)| (*id, kind.as_str())).collect();
-    assert_eq!(staged, vec![(notify_id, "notification"), (emit_id, "event")]);
-    assert!(outbox.iter().all(|(.., appended)| appended.is_some()), "both appended and marked");
+    let mut expected = vec![(notify_id, "notification"), (emit_id, "event")];
+    expected.sort_unstable();
+    assert_eq!(f.appended(tenant), expected, "each record appended once");
 
     let requests = f.notifications();
     assert_eq!(requests.len(), 1);
@@ -86,7 +85,7 @@ async fn a_stateless_rule_stages_and_relays_its_records_with_deterministic_ids()
     for name in [
         "signalops_rules_firings_total{outcome=\"fired\"}",
         "signalops_rules_evaluations_total",
-        "signalops_rules_outbox_relayed_total{kind=\"event\"}",
+        "signalops_rules_appended_total{kind=\"event\"}",
     ] {
         assert!(metrics.lines().any(|l| l.starts_with(name)), "{name} on /metrics");
     }
@@ -152,7 +151,7 @@ async fn a_throttle_suppresses_firings_and_records_why() {
         assert!(reason.as_deref().is_some_and(|r| r.starts_with("throttled:")), "{reason:?}");
         assert_eq!(produced, json!([]), "a suppressed firing produces nothing");
     }
-    assert_eq!(f.outbox(tenant).await.len(), 3, "only the firings let through stage a notification");
+    assert_eq!(f.appended(tenant).len(), 3, "only the firings let through append a notification");
 }
 
 #[tokio::test]
@@ -218,11 +217,7 @@ async fn a_derived_event_failing_the_data_checks_is_recorded_not_staged() {
     let error = produced[0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("at most 65536 bytes"), "the reason is recorded: {produced}");
     assert_eq!(produced[1]["staged"], json!(true), "the other action still ran");
-    let outbox = f.outbox(tenant).await;
-    assert_eq!(
-        outbox.iter().map(|(id, kind, _)| (*id, kind.as_str())).collect::<Vec<_>>(),
-        vec![(action_id(&event.id, rule, 1, 1), "notification")]
-    );
+    assert_eq!(f.appended(tenant), vec![(action_id(&event.id, rule, 1, 1), "notification")]);
     assert!(f.derived_events().is_empty(), "nothing the projector would refuse reached the log");
 }
 

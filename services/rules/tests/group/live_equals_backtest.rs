@@ -99,7 +99,7 @@ async fn the_live_group_fires_exactly_what_the_backtest_fold_computes_over_the_s
             (rule, event, outcome, first_word(reason.as_deref()))
         })
         .collect();
-    let live_ids: BTreeSet<Uuid> = f.outbox(tenant).await.into_iter().map(|(id, _, _)| id).collect();
+    let live_ids: BTreeSet<Uuid> = f.appended(tenant).into_iter().map(|(id, _)| id).collect();
 
     let mut folded = BTreeSet::new();
     let mut folded_ids = BTreeSet::new();
