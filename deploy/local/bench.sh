@@ -337,7 +337,7 @@ rules_run() { # SCENARIO GROUP SHAPE ROUND: the rules service catches the topic 
   # Every run starts from no firings, staged records or states, as a replay
   # from the earliest offset does: otherwise a later run would find its
   # firings recorded and its notifications relayed already.
-  psql -X -q -v ON_ERROR_STOP=1 "$SIGNALOPS_DATABASE_OWNER_URL" -c "TRUNCATE rule_firings, rule_outbox, rule_states" >/dev/null \
+  psql -X -q -v ON_ERROR_STOP=1 "$SIGNALOPS_DATABASE_OWNER_URL" -c "TRUNCATE rule_firings, rule_states" >/dev/null \
     || die "cannot clear the rules tables before $1"
   SIGNALOPS_KAFKA__TOPICS__EVENTS="$rules_topic" SIGNALOPS_CONSUMER__GROUP_ID="$2" SIGNALOPS_HTTP__PORT="$rport" \
     "$BIN/rules" >"$logs/$1.log" 2>&1 &
