@@ -54,7 +54,12 @@ impl Appender {
             }
         }
         outgoing.kinds.push(if staged.kind == KIND_EVENT { KIND_EVENT } else { KIND_NOTIFICATION });
-        outgoing.records.push(OutgoingRecord { topic: topic.clone(), key: Some(tenant.to_string().into_bytes()), payload: staged.payload, headers });
+        outgoing.records.push(OutgoingRecord {
+            topic: topic.clone(),
+            key: Some(tenant.to_string().into_bytes()),
+            payload: staged.payload,
+            headers,
+        });
     }
 
     /// Appends every record and waits for Kafka's acknowledgements. A record

@@ -42,11 +42,7 @@ pub struct RulesSettings {
 
 impl Default for RulesSettings {
     fn default() -> Self {
-        Self {
-            reload_interval_ms: 250,
-            max_depth: signalops_rule_engine::limits::DEFAULT_MAX_DEPTH,
-            state_expiry_grace_secs: 3_600,
-        }
+        Self { reload_interval_ms: 250, max_depth: signalops_rule_engine::limits::DEFAULT_MAX_DEPTH, state_expiry_grace_secs: 3_600 }
     }
 }
 

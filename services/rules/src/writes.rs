@@ -50,8 +50,5 @@ pub async fn firings(tx: &Transaction<'_>, tenant: TenantId, firings: &[Firing])
     for row in rows {
         inserted.insert((row.try_get::<_, Uuid>(0)?, row.try_get::<_, i32>(1)?, row.try_get::<_, String>(2)?));
     }
-    Ok(firings
-        .iter()
-        .map(|f| inserted.contains(&(f.rule_id, version_param(f.version), f.event_id.clone())))
-        .collect())
+    Ok(firings.iter().map(|f| inserted.contains(&(f.rule_id, version_param(f.version), f.event_id.clone()))).collect())
 }

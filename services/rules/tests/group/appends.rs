@@ -79,8 +79,7 @@ async fn a_batch_failing_after_its_append_appends_the_same_ids_again_and_commits
 
     let failures: i64 = db.query_one("SELECT last_value FROM offset_failures", &[]).await.expect("sequence").try_get(0).expect("value");
     assert!(failures >= 2, "the injected failure happened and the batch was retried");
-    let mut expected: Vec<Uuid> =
-        events.iter().flat_map(|e| [action_id(&e.id, rule, 1, 0), action_id(&e.id, rule, 1, 1)]).collect();
+    let mut expected: Vec<Uuid> = events.iter().flat_map(|e| [action_id(&e.id, rule, 1, 0), action_id(&e.id, rule, 1, 1)]).collect();
     expected.sort_unstable();
     let appended = counts(&f.appended(tenant));
     assert_eq!(appended.keys().copied().collect::<Vec<_>>(), expected, "the same ids, and only those");
