@@ -3,7 +3,11 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = "../../proto";
-    let files = [format!("{proto_root}/signalops/v1/event.proto"), format!("{proto_root}/signalops/v1/notification.proto")];
+    let files = [
+        format!("{proto_root}/signalops/v1/event.proto"),
+        format!("{proto_root}/signalops/v1/notification.proto"),
+        format!("{proto_root}/signalops/v1/delivery.proto"),
+    ];
     for file in &files {
         println!("cargo:rerun-if-changed={file}");
     }

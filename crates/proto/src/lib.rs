@@ -16,7 +16,7 @@ pub mod v1 {
 
 pub use prost::Message;
 pub use prost_types::Timestamp;
-pub use v1::{Causation, DeadLetter, Event, Header, NotificationRequest};
+pub use v1::{Causation, DeadLetter, DeliveryOutcome, Event, Header, NotificationRequest};
 
 /// Version written into `Event.schema_version` by this build.
 pub const ENVELOPE_SCHEMA_VERSION: u32 = 1;
@@ -26,6 +26,9 @@ pub const ENVELOPE_CONTENT_TYPE: &str = "application/x-protobuf; messageType=sig
 
 /// Content type of a record on the notifications topic.
 pub const NOTIFICATION_CONTENT_TYPE: &str = "application/x-protobuf; messageType=signalops.v1.NotificationRequest";
+
+/// Content type of a record on the deliveries topic.
+pub const DELIVERY_OUTCOME_CONTENT_TYPE: &str = "application/x-protobuf; messageType=signalops.v1.DeliveryOutcome";
 
 /// Why a record's bytes are not a valid envelope.
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,7 @@
 //! each other's data.
 
 pub mod consumer_fixture;
+pub mod fake_receiver;
 mod probe_handler;
 pub mod quiescence;
 pub mod service_check;
