@@ -257,3 +257,32 @@ pub async fn ids<C: GenericClient>(tx: &C) -> StoreResult<HashSet<String>> {
     let rows = tx.query("SELECT id FROM channels", &[]).await?;
     rows.iter().map(|r| r.try_get::<_, String>(0).map_err(StoreError::from)).collect()
 }
+
+/// The channels named by `(tenant, id)`, opened for sending, across
+/// tenants: `tx` must be the notifier's (it declares itself, and row-level
+/// security lets it read every tenant's channels, so every key names its
+/// tenant). A channel that does not exist is absent from the answer; one
+/// whose credentials do not open is there as its error.
+pub async fn open_for_sending<C: GenericClient>(
+    tx: &C,
+    keyring: &Keyring,
+    keys: &[(Uuid, String)],
+) -> StoreResult<std::collections::HashMap<(Uuid, String), StoreResult<OpenedChannel>>> {
+    let (tenants, ids): (Vec<Uuid>, Vec<String>) = keys.iter().cloned().unzip();
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT {COLUMNS}, {SEALED_COLUMNS} FROM channels \
+                 WHERE (tenant_id, id) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))"
+            ),
+            &[&tenants, &ids],
+        )
+        .await?;
+    let mut opened = std::collections::HashMap::with_capacity(rows.len());
+    for row in &rows {
+        let tenant: Uuid = row.try_get("tenant_id")?;
+        let id: String = row.try_get("id")?;
+        opened.insert((tenant, id), opened_from(keyring, row));
+    }
+    Ok(opened)
+}

@@ -14,6 +14,7 @@ pub mod postgres;
 pub mod read_models;
 pub mod service;
 pub mod shutdown;
+pub mod system_events;
 pub mod telemetry;
 pub mod trace_context;
 

@@ -14,29 +14,12 @@ use serde_json::Value;
 use signalops_platform::TenantId;
 use signalops_platform::kafka::{EventProducer, OutgoingRecord};
 use signalops_platform::postgres::Pool;
-use signalops_proto::{ENVELOPE_SCHEMA_VERSION, Event, Message};
+use signalops_proto::{Event, Message};
 use tokio::sync::Notify;
 use tokio_postgres::GenericClient;
 
 pub const SOURCE: &str = "/signalops/control-plane";
 const RELAY_BATCH: i64 = 500;
-
-fn envelope(tenant: TenantId, event_type: &str, subject: &str, data: &Value) -> Event {
-    let now = chrono::Utc::now();
-    Event {
-        id: uuid::Uuid::now_v7().to_string(),
-        tenant_id: tenant.to_string(),
-        r#type: event_type.to_owned(),
-        source: SOURCE.to_owned(),
-        subject: subject.to_owned(),
-        time: Some(signalops_proto::time::to_timestamp(now)),
-        received_at: Some(signalops_proto::time::to_timestamp(now)),
-        data_content_type: "application/json".to_owned(),
-        data: serde_json::to_vec(data).unwrap_or_default(),
-        schema_version: ENVELOPE_SCHEMA_VERSION,
-        causation: None,
-    }
-}
 
 /// Stages an event in the caller's transaction (whose tenant must be `tenant`).
 pub async fn stage<C: GenericClient>(
@@ -46,13 +29,7 @@ pub async fn stage<C: GenericClient>(
     subject: &str,
     data: Value,
 ) -> Result<(), tokio_postgres::Error> {
-    let event = envelope(tenant, event_type, subject, &data);
-    tx.execute(
-        "INSERT INTO outbox (tenant_id, event_id, envelope) VALUES ($1, $2, $3)",
-        &[&tenant.as_uuid(), &event.id, &event.encode_to_vec()],
-    )
-    .await?;
-    Ok(())
+    signalops_platform::system_events::stage(tx, tenant, SOURCE, event_type, subject, data).await
 }
 
 /// Relays staged events until the process stops: at once when notified,

@@ -10,6 +10,9 @@ pub struct NotifierMetrics {
     /// Notification requests consumed, by outcome: `recorded` (new) or
     /// `repeated` (a replay or redelivery of one already recorded).
     pub requests: IntCounterVec,
+    /// Delivery attempts, by outcome (`delivered`, `retry`, `failed`,
+    /// `gone`, `refused`, `skipped`).
+    pub attempts: IntCounterVec,
 }
 
 #[allow(clippy::expect_used)] // metric definitions are constants; a bad one is a programming error
@@ -21,8 +24,18 @@ pub fn notifier() -> &'static NotifierMetrics {
             &["outcome"],
         )
         .expect("metric");
+        let attempts = IntCounterVec::new(
+            Opts::new(
+                "signalops_notifier_attempts_total",
+                "Delivery attempts, by outcome (delivered, retry, failed, gone, refused, skipped)",
+            ),
+            &["outcome"],
+        )
+        .expect("metric");
         // Registering twice (two services in one test process) is harmless.
-        let _ = signalops_platform::metrics::registry().register(Box::new(requests.clone()));
-        NotifierMetrics { requests }
+        let registry = signalops_platform::metrics::registry();
+        let _ = registry.register(Box::new(requests.clone()));
+        let _ = registry.register(Box::new(attempts.clone()));
+        NotifierMetrics { requests, attempts }
     })
 }

@@ -3,8 +3,11 @@
 //! replay or a redelivery of the same request finds its row and records
 //! nothing, so it can never be sent twice.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use signalops_platform::consumer::{BatchHandler, HandlerError, Record, Transaction};
+use tokio::sync::Notify;
 
 use crate::metrics;
 use crate::requests::Request;
@@ -20,9 +23,12 @@ const INSERT_SQL: &str = "INSERT INTO deliveries (tenant_id, id, rule_id, rule_v
                traceparent, tracestate, requested_at, received_at, kafka_partition, kafka_offset) \
      ON CONFLICT (tenant_id, id) DO NOTHING";
 
-/// Records notification requests.
+/// Records notification requests, and wakes this instance's sender when
+/// new ones were recorded (other instances find them on their next look).
 #[derive(Debug, Default)]
-pub struct RecordingHandler;
+pub struct RecordingHandler {
+    pub wake: Arc<Notify>,
+}
 
 #[async_trait]
 impl BatchHandler for RecordingHandler {
@@ -79,6 +85,11 @@ impl BatchHandler for RecordingHandler {
         let m = metrics::notifier();
         m.requests.with_label_values(&["recorded"]).inc_by(recorded);
         m.requests.with_label_values(&["repeated"]).inc_by(requests.len() as u64 - recorded);
+        if recorded > 0 {
+            // Before the commit: the sender's first look may miss the rows,
+            // and it looks again within `idle_poll_ms`.
+            self.wake.notify_one();
+        }
         Ok(())
     }
 }
