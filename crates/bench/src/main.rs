@@ -266,6 +266,7 @@ fn report(results: PathBuf, doc: Option<PathBuf>, context: report::Context) -> a
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    signalops_platform::crypto::install_default_provider();
     match Cli::parse().command {
         Command::ProducerCeiling { load, brokers, topic, chunk } => {
             print(&ceiling(scenarios::producer_ceiling(&load.load(), &brokers, &topic, chunk.max(1)).await?)?);

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod config;
 pub mod consumer;
+pub mod crypto;
 pub mod email;
 pub mod http;
 pub mod ids;

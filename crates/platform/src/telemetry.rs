@@ -47,6 +47,7 @@ pub enum TelemetryError {
 /// Installs the global subscriber and propagator. A second call (as in tests
 /// that start several services in one process) keeps the first subscriber.
 pub fn init(service: &'static str, settings: &TelemetrySettings) -> Result<TelemetryGuard, TelemetryError> {
+    crate::crypto::install_default_provider();
     if let Some(provider) = PROVIDER.get() {
         return Ok(TelemetryGuard { provider: provider.clone() });
     }

@@ -32,6 +32,8 @@ impl TestStack {
     /// `.stack/test/env`).
     #[allow(clippy::panic)]
     pub fn attach() -> Self {
+        // Tests build HTTP clients of their own.
+        signalops_platform::crypto::install_default_provider();
         let file = env_file_values();
         let get = |key: &str| -> String {
             std::env::var(key).ok().or_else(|| file.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())).unwrap_or_else(|| {
