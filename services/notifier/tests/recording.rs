@@ -165,6 +165,6 @@ async fn each_request_is_recorded_once_through_redeliveries_poison_and_a_replay(
     let mut app = f.db.app().await.expect("app");
     let tx = app.transaction().await.expect("tx");
     tx.execute("SELECT set_config('app.tenant_id', $1, true)", &[&tenants[1].to_string()]).await.expect("tenant");
-    let seen: i64 = tx.query_one("SELECT count(*) FROM deliveries", &[]).await.expect("count").get(0);
+    let seen: i64 = tx.query_one("SELECT count(*) FROM deliveries", &[]).await.expect("count").try_get(0).expect("column");
     assert_eq!(seen, 100, "only tenant 1's requests");
 }

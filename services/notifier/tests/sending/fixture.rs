@@ -186,7 +186,7 @@ impl Fixture {
             .query_one("SELECT status, channel_index, attempts, delivered_channel FROM deliveries WHERE id = $1", &[&id])
             .await
             .expect("delivery");
-        (row.get(0), row.get(1), row.get(2), row.get(3))
+        (row.try_get(0).expect("column"), row.try_get(1).expect("column"), row.try_get(2).expect("column"), row.try_get(3).expect("column"))
     }
 
     /// (attempt, channel, status code, outcome, next attempt) in order.
@@ -199,7 +199,17 @@ impl Fixture {
             )
             .await
             .expect("attempts");
-        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4))).collect()
+        rows.iter()
+            .map(|r| {
+                (
+                    r.try_get(0).expect("column"),
+                    r.try_get(1).expect("column"),
+                    r.try_get(2).expect("column"),
+                    r.try_get(3).expect("column"),
+                    r.try_get(4).expect("column"),
+                )
+            })
+            .collect()
     }
 
     pub fn outcomes(&self) -> Vec<DeliveryOutcome> {
@@ -213,6 +223,8 @@ impl Fixture {
     pub async fn system_events(&self) -> Vec<String> {
         let db = self.db.superuser().await.expect("superuser");
         let rows = db.query("SELECT envelope FROM outbox WHERE tenant_id = $1 ORDER BY id", &[&self.tenant]).await.expect("outbox");
-        rows.iter().map(|r| signalops_proto::Event::decode(r.get::<_, Vec<u8>>(0).as_slice()).expect("envelope").r#type).collect()
+        rows.iter()
+            .map(|r| signalops_proto::Event::decode(r.try_get::<_, Vec<u8>>(0).expect("column").as_slice()).expect("envelope").r#type)
+            .collect()
     }
 }

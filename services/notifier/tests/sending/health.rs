@@ -21,7 +21,7 @@ async fn a_channel_failing_for_a_day_is_warned_about_and_after_five_days_disable
 
     let db = f.db.superuser().await.expect("superuser");
     let since: Option<chrono::DateTime<chrono::Utc>> =
-        db.query_one("SELECT failing_since FROM channels WHERE id = 'flaky'", &[]).await.expect("channel").get(0);
+        db.query_one("SELECT failing_since FROM channels WHERE id = 'flaky'", &[]).await.expect("channel").try_get(0).expect("column");
     let since = since.expect("failing since its first failure");
     let (warn, disable) = (TimeDelta::hours(24), TimeDelta::hours(120));
     assert_eq!(health::pass(&f.pool, since + TimeDelta::hours(23), warn, disable).await.expect("pass"), health::Pass::default());
@@ -39,7 +39,8 @@ async fn a_channel_failing_for_a_day_is_warned_about_and_after_five_days_disable
         health::Pass { warned: 0, disabled: 1 }
     );
     assert_eq!(f.system_events().await, ["signalops.channel.failing", "signalops.channel.disabled"]);
-    let status: String = db.query_one("SELECT status FROM channels WHERE id = 'flaky'", &[]).await.expect("channel").get(0);
+    let status: String =
+        db.query_one("SELECT status FROM channels WHERE id = 'flaky'", &[]).await.expect("channel").try_get(0).expect("column");
     assert_eq!(status, "disabled");
 }
 
@@ -53,11 +54,21 @@ async fn one_delivered_attempt_clears_a_failing_channel() {
     let id = f.request(&["flaky"], "fails, then not").await;
     assert_eq!(f.wait_attempts(id, 1).await, 1);
     let db = f.db.superuser().await.expect("superuser");
-    let failing: bool = db.query_one("SELECT failing_since IS NOT NULL FROM channels WHERE id = 'flaky'", &[]).await.expect("row").get(0);
+    let failing: bool = db
+        .query_one("SELECT failing_since IS NOT NULL FROM channels WHERE id = 'flaky'", &[])
+        .await
+        .expect("row")
+        .try_get(0)
+        .expect("column");
     assert!(failing);
     f.advance(TimeDelta::seconds(6));
     assert!(f.wait_finished(id).await);
-    let failing: bool = db.query_one("SELECT failing_since IS NOT NULL FROM channels WHERE id = 'flaky'", &[]).await.expect("row").get(0);
+    let failing: bool = db
+        .query_one("SELECT failing_since IS NOT NULL FROM channels WHERE id = 'flaky'", &[])
+        .await
+        .expect("row")
+        .try_get(0)
+        .expect("column");
     assert!(!failing, "healthy again");
     member.stop.cancel();
     member.wait().await.expect("stopped");

@@ -74,7 +74,7 @@ async fn a_410_disables_the_channel_and_later_deliveries_skip_it_and_a_chain_can
     let db = f.db.superuser().await.expect("superuser");
     let row = db.query_one("SELECT status, disabled_reason FROM channels WHERE id = 'gone'", &[]).await.expect("channel");
     assert_eq!(
-        (row.get::<_, String>(0).as_str(), row.get::<_, Option<String>>(1).as_deref()),
+        (row.try_get::<_, String>(0).expect("column").as_str(), row.try_get::<_, Option<String>>(1).expect("column").as_deref()),
         ("disabled", Some("the receiver answered 410 Gone"))
     );
     assert_eq!(f.system_events().await, ["signalops.channel.disabled"]);
